@@ -12,6 +12,7 @@
 
 pub mod hash;
 pub mod stored;
+pub mod tile;
 pub mod tree;
 pub mod verify;
 
