@@ -1,0 +1,12 @@
+//! Hardware-rooted device identity for aq: SRAM-PUF model → fuzzy extractor → Open Profile for
+//! DICE layering → IEEE 802.1AR certificates, and the verifier for the resulting chains.
+//!
+//! Sans-IO: no files, no sockets, no clock. Time comes in as Unix seconds, bytes as slices,
+//! randomness as an explicit RNG argument.
+#![forbid(unsafe_code)]
+
+pub mod analysis;
+pub mod bch;
+pub mod profile;
+pub mod puf;
+mod stats;
