@@ -1,0 +1,16 @@
+//! aq-sbom: attested SBOMs, advisories, VEX and "which devices are affected".
+//!
+//! Sans-IO: every function takes bytes or plain data and returns data; nothing here
+//! reads files, sockets or the clock.
+#![forbid(unsafe_code)]
+
+pub mod advisory;
+pub mod error;
+pub mod json;
+pub mod model;
+pub mod normalize;
+pub mod range;
+pub mod sbom;
+pub mod version;
+
+pub use error::{Error, Result};
