@@ -7,6 +7,8 @@
 
 pub mod analysis;
 pub mod bch;
+pub mod fuzzy;
+pub mod helper;
 pub mod profile;
 pub mod puf;
 mod stats;
