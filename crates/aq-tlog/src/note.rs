@@ -294,6 +294,12 @@ pub fn cosignature_message(text: &str, timestamp: u64) -> String {
     format!("cosignature/v1\ntime {timestamp}\n{text}")
 }
 
+/// A signature did not verify (deliberately carries no detail: the caller knows which
+/// key and which note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("signature does not verify")]
+pub struct BadSignature;
+
 /// A public key that verifies note signatures.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Verifier {
@@ -412,27 +418,29 @@ impl Verifier {
 
     /// Verify `sig` (the bytes after the key ID) over `text`. Returns the signed
     /// timestamp for cosignatures.
-    pub fn verify(&self, text: &str, sig: &[u8]) -> Result<Option<u64>, ()> {
+    pub fn verify(&self, text: &str, sig: &[u8]) -> Result<Option<u64>, BadSignature> {
         match self.alg {
             Alg::Ed25519 => {
-                let s = Signature::from_slice(sig).map_err(|_| ())?;
+                let s = Signature::from_slice(sig).map_err(|_| BadSignature)?;
                 self.key
                     .verify_strict(text.as_bytes(), &s)
-                    .map_err(|_| ())?;
+                    .map_err(|_| BadSignature)?;
                 Ok(None)
             }
             Alg::CosignatureV1 => {
                 if sig.len() != 8 + 64 {
-                    return Err(());
+                    return Err(BadSignature);
                 }
                 let (ts, s) = sig.split_at(8);
-                let ts = u64::from_be_bytes(ts.try_into().map_err(|_| ())?);
+                let ts = u64::from_be_bytes(ts.try_into().map_err(|_| BadSignature)?);
                 if ts > MAX_TIMESTAMP {
-                    return Err(());
+                    return Err(BadSignature);
                 }
-                let s = Signature::from_slice(s).map_err(|_| ())?;
+                let s = Signature::from_slice(s).map_err(|_| BadSignature)?;
                 let msg = cosignature_message(text, ts);
-                self.key.verify_strict(msg.as_bytes(), &s).map_err(|_| ())?;
+                self.key
+                    .verify_strict(msg.as_bytes(), &s)
+                    .map_err(|_| BadSignature)?;
                 Ok(Some(ts))
             }
         }
@@ -656,7 +664,7 @@ pub fn verify_note(note: Note, verifiers: &[Verifier]) -> Result<OpenedNote, Not
         }
         let timestamp =
             v.verify(&note.text, &sig.sig)
-                .map_err(|()| NoteError::InvalidSignature {
+                .map_err(|BadSignature| NoteError::InvalidSignature {
                     name: sig.name.clone(),
                     key_id: sig.key_id,
                 })?;
