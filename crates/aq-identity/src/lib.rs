@@ -7,8 +7,10 @@
 
 pub mod analysis;
 pub mod bch;
+pub mod dice;
 pub mod fuzzy;
 pub mod helper;
+pub mod keys;
 pub mod profile;
 pub mod puf;
 mod stats;
