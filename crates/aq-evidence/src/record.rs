@@ -851,6 +851,21 @@ fn list_len(r: &mut Reader<'_>) -> Result<usize, DecodeError> {
     r.bounded_len(n, MAX_LIST)
 }
 
+/// An optional list that the encoder omits when empty must not be present and empty: otherwise two
+/// byte strings would decode to the same claims, and the encoding would not be a function of them.
+fn non_empty_list(r: &mut Reader<'_>, field: &'static str) -> Result<usize, DecodeError> {
+    let at = r.offset();
+    let n = list_len(r)?;
+    if n == 0 {
+        return Err(DecodeError::InvalidValue {
+            field,
+            offset: at,
+            reason: "an empty list must be omitted",
+        });
+    }
+    Ok(n)
+}
+
 fn measurements(r: &mut Reader<'_>) -> Result<Vec<Measurement>, DecodeError> {
     let n = list_len(r)?;
     let mut out = Vec::with_capacity(n);
@@ -1202,7 +1217,7 @@ fn decode_body(r: &mut Reader<'_>, kind: Kind) -> Result<Body, DecodeError> {
                     }
                     3 => msg = Some(text(r, "message")?),
                     4 => {
-                        let n = list_len(r)?;
+                        let n = non_empty_list(r, "event attributes")?;
                         for _ in 0..n {
                             let at = r.offset();
                             if r.array()? != 2 {
@@ -1272,7 +1287,7 @@ fn decode_body(r: &mut Reader<'_>, kind: Kind) -> Result<Body, DecodeError> {
                     1 => dig = Some(digest(r, "config digest")?),
                     2 => label = Some(text(r, "config label")?),
                     3 => {
-                        let n = list_len(r)?;
+                        let n = non_empty_list(r, "changed keys")?;
                         for _ in 0..n {
                             changed.push(text(r, "changed key")?);
                         }

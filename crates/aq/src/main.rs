@@ -1,0 +1,40 @@
+//! `aq`: the command-line front door to every part of aq.
+//!
+//! Each command group lives in its own module under `cmd/`; this file only parses the command line
+//! and dispatches. Exit codes: 0 success, 1 the check ran and found a problem (e.g. a forged
+//! record), 2 usage or input error.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// aq gives an industrial control system fleet evidence instead of paperwork.
+#[derive(Debug, Parser)]
+#[command(name = "aq", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(subcommand)]
+    Record(cmd::record::RecordCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Record(c) => cmd::record::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("aq: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
