@@ -6,10 +6,14 @@
 
 pub mod advisory;
 pub mod error;
+pub mod finding;
+pub mod fleet;
 pub mod json;
+pub mod matching;
 pub mod model;
 pub mod normalize;
 pub mod range;
+pub mod reference;
 pub mod sbom;
 pub mod version;
 

@@ -75,6 +75,7 @@ const NAME_NOISE: &[&str] = &[
     "model",
     "type",
     "types",
+    "using",
 ];
 
 /// A vendor alias table: normalised synonym → canonical normalised key.
@@ -203,7 +204,14 @@ pub fn vendor_base(vendor: &str) -> String {
 
 /// Product-name tokens: noise removed, and the vendor's own tokens removed from the front.
 pub fn name_tokens(name: &str, vendor_key: Option<&str>) -> Vec<String> {
-    let cleaned = drop_noise_parens(name);
+    // `… using NMC2 including Smart-UPS, Symmetra and Galaxy 3500 …`: what follows
+    // `including` enumerates examples, not identity.
+    let lower = name.to_ascii_lowercase();
+    let head = match lower.find(" including ").or_else(|| lower.find(" incl. ")) {
+        Some(i) => name.get(..i).unwrap_or(name),
+        None => name,
+    };
+    let cleaned = drop_noise_parens(head);
     let mut toks: Vec<String> = tokens(&cleaned)
         .into_iter()
         .filter(|t| !NAME_NOISE.contains(&t.as_str()))
@@ -235,6 +243,36 @@ pub fn name_tokens(name: &str, vendor_key: Option<&str>) -> Vec<String> {
 /// Index key of a product name.
 pub fn name_key(name: &str, vendor_key: Option<&str>) -> String {
     name_tokens(name, vendor_key).join(" ")
+}
+
+/// Order numbers written in a product name's parentheses (Siemens MLFBs such as
+/// `SCALANCE X208 (6GK5208-0BA10-2AA3)`, even with a stray blank:
+/// `(6GK5302- 7GD00-3EA3)`). Shape: after removing blanks, at least 10 characters of
+/// upper-case letters, digits and `-`, with at least two `-`, digits and letters.
+pub fn order_numbers_in_name(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = name;
+    while let Some(open) = rest.find('(') {
+        let Some(len) = rest[open..].find(')') else {
+            break;
+        };
+        let inner: String = rest[open + 1..open + len]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let ok = inner.len() >= 10
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            && inner.matches('-').count() >= 2
+            && inner.chars().any(|c| c.is_ascii_digit())
+            && inner.chars().any(|c| c.is_ascii_uppercase());
+        if ok {
+            out.push(inner);
+        }
+        rest = &rest[open + len + 1..];
+    }
+    out
 }
 
 /// Normalised model / order number: upper case, no blanks.
@@ -472,6 +510,16 @@ mod tests {
         );
         // A name that *is* the vendor name keeps its last token.
         assert_eq!(name_key("Siemens", Some("siemens")), "siemens");
+    }
+
+    #[test]
+    fn order_numbers_in_names() {
+        assert_eq!(
+            order_numbers_in_name("SCALANCE X302-7 EEC (230V) (6GK5302- 7GD00-3EA3)"),
+            vec!["6GK5302-7GD00-3EA3".to_string()]
+        );
+        assert!(order_numbers_in_name("SIPROTEC 5 6MD85 (CP300)").is_empty());
+        assert!(order_numbers_in_name("Reader (unclosed").is_empty());
     }
 
     #[test]

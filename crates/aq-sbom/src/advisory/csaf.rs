@@ -131,6 +131,10 @@ fn read_tree(tree: &J<'_>, limits: &Limits, adv: &mut Advisory) -> Result<()> {
                 }
             });
             article_number_in_version(&mut prod);
+            if prod.model_numbers.is_empty() {
+                let name = prod.name.clone().unwrap_or_default();
+                prod.model_numbers = crate::normalize::order_numbers_in_name(&name);
+            }
             push_product(adv, prod, limits)?;
         }
         let kids = b.arr_opt("branches")?;

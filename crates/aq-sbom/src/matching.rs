@@ -1,0 +1,571 @@
+//! Matching one subject (a device's identity or one of its SBOM components) against
+//! one advisory product, and resolving the product statuses of a vulnerability.
+//!
+//! Evidence ladder, strongest first ([`Confidence`]):
+//! 1. exact identifier: purl, CPE or firmware-image hash equal;
+//! 2. model number: the device's order number matches a `model_numbers` pattern;
+//! 3. name + version: vendor and normalised product name equal, version in range;
+//! 4. family + version: the product's name tokens are all in the device's
+//!    name/family/model/hardware tokens (`SIPROTEC 5 7SA82 (CP150)` vs a device
+//!    `SIPROTEC 5 7SA82` with hardware `CP150`), version in range;
+//! 5. name only: identity matched but the version could not be compared (unparsed
+//!    range, missing or foreign-scheme version): "needs review", never dropped.
+//!
+//! Rules that keep false positives down: vendors must agree when both are known; a
+//! product with model numbers rejects a device whose model number matches none of
+//! them; a single-token product name (`VxWorks`) must match exactly.
+
+use crate::advisory::{Advisory, Product, Status};
+use crate::model::{Component, DeviceIdentity, Digest};
+use crate::normalize::{Cpe, Purl, VendorAliases, model_key, model_matches, name_tokens, tokens};
+use crate::range::{Containment, RangeKind, VersionRange};
+use crate::version::Version;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// How strong the evidence for a match is (ordered weakest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// Identity matched, version could not be compared.
+    NameOnly,
+    /// Product-family / variant tokens matched, version in range.
+    FamilyVersion,
+    /// Vendor and product name matched, version in range.
+    NameVersion,
+    /// Model / order number matched, version in range.
+    ModelNumber,
+    /// purl, CPE or image hash matched.
+    ExactIdentifier,
+}
+
+/// Normalised facts about one subject, computed once at ingest.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub(crate) vendor_key: Option<String>,
+    pub(crate) name_tokens: Vec<String>,
+    pub(crate) name_key: String,
+    /// Name, family, model and hardware tokens, sorted and deduplicated.
+    pub(crate) all_tokens: Vec<String>,
+    /// Name + family + hardware tokens (no model), sorted and deduplicated.
+    pub(crate) ident_tokens: Vec<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) version: Option<Version>,
+    pub(crate) purl: Option<Purl>,
+    pub(crate) cpes: Vec<Cpe>,
+    pub(crate) hashes: Vec<Digest>,
+    /// Human label for reasons (`Siemens SIMATIC S7-1500 … fw V3.1.0`).
+    pub(crate) label: String,
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl Facts {
+    /// Facts of a device identity.
+    pub fn of_identity(id: &DeviceIdentity, aliases: &VendorAliases) -> Self {
+        let vk = (!id.vendor.trim().is_empty()).then(|| aliases.key(&id.vendor));
+        let nt = name_tokens(&id.product, vk.as_deref());
+        let mut ident = nt.clone();
+        if let Some(f) = &id.family {
+            ident.extend(name_tokens(f, vk.as_deref()));
+        }
+        if let Some(h) = &id.hardware_version {
+            ident.extend(name_tokens(h, None));
+        }
+        let mut all = ident.clone();
+        if let Some(m) = &id.model {
+            all.extend(tokens(m));
+        }
+        let label = format!(
+            "{} {}{}{}",
+            id.vendor,
+            id.product,
+            id.model
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default(),
+            id.firmware_version
+                .as_ref()
+                .map(|v| format!(" firmware {v}"))
+                .unwrap_or_default()
+        );
+        Facts {
+            vendor_key: vk,
+            name_key: nt.join(" "),
+            name_tokens: nt,
+            all_tokens: sorted(all),
+            ident_tokens: sorted(ident),
+            model: id.model.as_deref().map(model_key).filter(|m| !m.is_empty()),
+            version: id.firmware_version.as_deref().map(Version::parse),
+            purl: None,
+            cpes: Vec::new(),
+            hashes: id.firmware_hashes.clone(),
+            label,
+        }
+    }
+
+    /// Facts of an SBOM component.
+    pub fn of_component(c: &Component, aliases: &VendorAliases) -> Self {
+        let purl = c.purl.as_deref().and_then(Purl::parse);
+        let vendor = c.vendor.as_deref().filter(|v| !v.trim().is_empty());
+        let vk = vendor.map(|v| aliases.key(v));
+        let nt = name_tokens(&c.name, vk.as_deref());
+        let version = c
+            .version
+            .as_deref()
+            .or(purl.as_ref().and_then(|p| p.version.as_deref()))
+            .map(Version::parse);
+        let label = format!(
+            "component {}{}{}",
+            vendor.map(|v| format!("{v} ")).unwrap_or_default(),
+            c.name,
+            c.version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
+        );
+        Facts {
+            vendor_key: vk,
+            name_key: nt.join(" "),
+            all_tokens: sorted(nt.clone()),
+            ident_tokens: sorted(nt.clone()),
+            name_tokens: nt,
+            model: None,
+            version,
+            purl,
+            cpes: c.cpes.iter().filter_map(|s| Cpe::parse(s)).collect(),
+            hashes: c.hashes.clone(),
+            label,
+        }
+    }
+}
+
+/// An advisory product with its match keys precomputed.
+#[derive(Debug, Clone)]
+pub struct PreparedProduct {
+    /// Index into [`Advisory::products`].
+    pub index: usize,
+    pub(crate) vendor_key: Option<String>,
+    /// Name tokens (product_name branch, vendor removed).
+    pub(crate) name_tokens: Vec<String>,
+    /// Family + name tokens, sorted.
+    pub(crate) qualified_tokens: Vec<String>,
+    pub(crate) name_key: String,
+    pub(crate) models: Vec<String>,
+    pub(crate) purls: Vec<Purl>,
+    pub(crate) cpes: Vec<Cpe>,
+    pub(crate) hashes: Vec<Digest>,
+    pub(crate) versions: Option<VersionRange>,
+    /// Whether this product's name is firmware (`P3 Firmware`): it then matches the
+    /// device's firmware version in relationships.
+    pub(crate) is_firmware: bool,
+}
+
+impl PreparedProduct {
+    /// Precomputes the keys of `p`.
+    pub fn new(index: usize, p: &Product, aliases: &VendorAliases) -> Self {
+        let vk = p.vendor.as_deref().map(|v| aliases.key(v));
+        let name = p.name.as_deref().unwrap_or(&p.full_name);
+        let nt = name_tokens(name, vk.as_deref());
+        let mut q = nt.clone();
+        for f in &p.families {
+            q.extend(name_tokens(f, vk.as_deref()));
+        }
+        PreparedProduct {
+            index,
+            name_key: nt.join(" "),
+            name_tokens: nt,
+            qualified_tokens: sorted(q),
+            models: p.model_numbers.iter().map(|m| model_key(m)).collect(),
+            purls: p.purls.iter().filter_map(|s| Purl::parse(s)).collect(),
+            cpes: p.cpes.iter().filter_map(|s| Cpe::parse(s)).collect(),
+            hashes: p.hashes.clone(),
+            versions: p.versions.clone(),
+            is_firmware: tokens(name).iter().any(|t| t == "firmware"),
+            vendor_key: vk,
+        }
+    }
+
+    /// Keys under which a subject with this product's name would be indexed.
+    pub(crate) fn name_lookup_keys(&self) -> Vec<String> {
+        let mut k = vec![self.name_key.clone()];
+        if let Some(v) = &self.vendor_key {
+            k.push(format!("{v} {}", self.name_key));
+        }
+        k
+    }
+}
+
+/// One product matched on one subject.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// Product id.
+    pub product_id: String,
+    /// Evidence strength.
+    pub confidence: Confidence,
+    /// 3 exact version, 2 in range/series, 1 all versions, 0 cannot tell.
+    #[serde(skip)]
+    pub specificity: u8,
+    /// Why.
+    pub reason: Arc<str>,
+    /// Whether the version could not be compared (then `confidence` is `NameOnly`).
+    pub version_unknown: bool,
+}
+
+/// A token that can tell products apart: has a digit and is not a lone digit
+/// (`en2t`, `1756`, `6md85`, `m221`, `cp300`).
+pub(crate) fn is_discriminating(t: &str) -> bool {
+    t.len() >= 2 && t.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn is_subset(small: &[String], big: &[String]) -> bool {
+    small.iter().all(|t| big.binary_search(t).is_ok())
+}
+
+fn version_outcome(range: &Option<VersionRange>, v: &Option<Version>) -> (Containment, u8, String) {
+    match range {
+        None => (Containment::Inside, 1, "advisory names no version".into()),
+        Some(r) if r.kind == RangeKind::All => (
+            Containment::Inside,
+            1,
+            format!("all versions (`{}`)", r.raw),
+        ),
+        Some(r) => match v {
+            None => (
+                Containment::Unknown("subject states no version".into()),
+                0,
+                format!("range `{}`", r.raw),
+            ),
+            Some(v) => {
+                let c = r.contains(v);
+                let exact = match &r.kind {
+                    RangeKind::AnyOf(a) => a.iter().any(|x| v.compare(x) == Some(Ordering::Equal)),
+                    _ => false,
+                };
+                let spec = match c {
+                    Containment::Inside if exact => 3,
+                    Containment::Inside => 2,
+                    _ => 0,
+                };
+                let why = match &c {
+                    Containment::Inside if exact => {
+                        format!("version {} equals `{}`", v.raw(), r.raw)
+                    }
+                    Containment::Inside => format!("version {} is in `{}`", v.raw(), r.raw),
+                    Containment::Outside => format!("version {} is outside `{}`", v.raw(), r.raw),
+                    Containment::Unknown(u) => u.clone(),
+                };
+                (c, spec, why)
+            }
+        },
+    }
+}
+
+/// Matches one (non-relationship) product against one subject.
+pub fn match_product(p: &PreparedProduct, product_id: &str, s: &Facts) -> Option<Hit> {
+    // 1. Exact identifiers.
+    if let Some(h) = p.hashes.iter().find(|h| {
+        s.hashes
+            .iter()
+            .any(|x| x.alg == h.alg && x.value == h.value)
+    }) {
+        return Some(Hit {
+            product_id: product_id.to_string(),
+            confidence: Confidence::ExactIdentifier,
+            specificity: 3,
+            reason: format!(
+                "{}: image hash {}:{} listed for the product",
+                s.label, h.alg, h.value
+            )
+            .into(),
+            version_unknown: false,
+        });
+    }
+    if let Some(sp) = &s.purl {
+        if let Some(pp) = p.purls.iter().find(|pp| pp.key() == sp.key()) {
+            let (c, spec, why) = match (&pp.version, &s.version) {
+                (Some(pv), Some(sv)) => {
+                    let eq = sv.compare(&Version::parse(pv)) == Some(Ordering::Equal);
+                    (
+                        if eq {
+                            Containment::Inside
+                        } else {
+                            Containment::Outside
+                        },
+                        3,
+                        format!("purl version {pv}"),
+                    )
+                }
+                _ => version_outcome(&p.versions, &s.version),
+            };
+            return finish(
+                product_id,
+                Confidence::ExactIdentifier,
+                c,
+                spec,
+                format!("{}: purl {} matches; {why}", s.label, sp.key()),
+            );
+        }
+    }
+    for pc in &p.cpes {
+        if let Some(sc) = s.cpes.iter().find(|sc| {
+            sc.product == pc.product
+                && (sc.vendor == pc.vendor || sc.vendor == "*" || pc.vendor == "*")
+        }) {
+            let (c, spec, why) = if pc.version != "*" && pc.version != "-" {
+                let sv = if sc.version != "*" && sc.version != "-" {
+                    Some(Version::parse(&sc.version))
+                } else {
+                    s.version.clone()
+                };
+                match sv {
+                    Some(sv) => {
+                        let eq = sv.compare(&Version::parse(&pc.version)) == Some(Ordering::Equal);
+                        (
+                            if eq {
+                                Containment::Inside
+                            } else {
+                                Containment::Outside
+                            },
+                            3,
+                            format!("CPE version {}", pc.version),
+                        )
+                    }
+                    None => (
+                        Containment::Unknown("no version".into()),
+                        0,
+                        "CPE version".into(),
+                    ),
+                }
+            } else {
+                version_outcome(&p.versions, &s.version)
+            };
+            return finish(
+                product_id,
+                Confidence::ExactIdentifier,
+                c,
+                spec,
+                format!("{}: CPE {} matches; {why}", s.label, sc.key()),
+            );
+        }
+    }
+    // 2. Vendor gate.
+    if let (Some(a), Some(b)) = (&p.vendor_key, &s.vendor_key) {
+        if a != b {
+            return None;
+        }
+    }
+    // 3. Model numbers are decisive when both sides have them.
+    if !p.models.is_empty() {
+        if let Some(m) = &s.model {
+            let hit = p.models.iter().find(|pat| model_matches(pat, m))?;
+            let (c, spec, why) = version_outcome(&p.versions, &s.version);
+            return finish(
+                product_id,
+                Confidence::ModelNumber,
+                c,
+                spec,
+                format!("{}: model {m} matches `{hit}`; {why}", s.label),
+            );
+        }
+    }
+    // 4. Names.
+    let stripped;
+    let s_tokens: &[String] = if s.vendor_key.is_none() {
+        // A component without a vendor: drop the advisory vendor's name in front.
+        stripped = match &p.vendor_key {
+            Some(vk) => {
+                let vt: Vec<String> = vk.split(' ').map(str::to_string).collect();
+                if s.name_tokens.len() > vt.len() && s.name_tokens.starts_with(&vt) {
+                    s.name_tokens[vt.len()..].to_vec()
+                } else {
+                    s.name_tokens.clone()
+                }
+            }
+            None => s.name_tokens.clone(),
+        };
+        &stripped
+    } else {
+        &s.name_tokens
+    };
+    let exact = !p.name_tokens.is_empty()
+        && (p.name_tokens.as_slice() == s_tokens
+            || (p.qualified_tokens.len() > p.name_tokens.len()
+                && p.qualified_tokens == s.ident_tokens)
+            || (p.name_tokens.len() >= 2 && sorted(p.name_tokens.clone()) == s.ident_tokens));
+    let family = !exact
+        && ((p.name_tokens.len() >= 2 && is_subset(&sorted(p.name_tokens.clone()), &s.all_tokens))
+            || (p.qualified_tokens.len() >= 2
+                && p.qualified_tokens.len() > p.name_tokens.len()
+                && is_subset(&p.qualified_tokens, &s.all_tokens)));
+    // The advisory's name is a verbose description that contains the device's
+    // whole identity (`1756 ControlLogix EtherNet/IP Communications Modules
+    // 1756-EN2T Series D` for a device `1756-EN2T`, hardware `Series D`). Only
+    // for identities with at least two tokens, one of them model-like, or three.
+    let described = !exact
+        && !family
+        && (s.ident_tokens.len() >= 3
+            || (s.ident_tokens.len() >= 2 && s.ident_tokens.iter().any(|t| is_discriminating(t))))
+        && is_subset(&s.ident_tokens, &p.qualified_tokens);
+    let family = family || described;
+    if !exact && !family {
+        return None;
+    }
+    let conf = if exact {
+        Confidence::NameVersion
+    } else {
+        Confidence::FamilyVersion
+    };
+    let (c, spec, why) = version_outcome(&p.versions, &s.version);
+    let vendor_note = if s.vendor_key.is_none() && p.vendor_key.is_some() {
+        " (subject states no vendor)"
+    } else {
+        ""
+    };
+    finish(
+        product_id,
+        conf,
+        c,
+        spec,
+        format!(
+            "{}: {} `{}`{vendor_note}; {why}",
+            s.label,
+            if exact {
+                "product name matches"
+            } else {
+                "product family/variant matches"
+            },
+            p.name_tokens.join(" ")
+        ),
+    )
+}
+
+fn finish(
+    product_id: &str,
+    conf: Confidence,
+    c: Containment,
+    spec: u8,
+    reason: String,
+) -> Option<Hit> {
+    match c {
+        Containment::Outside => None,
+        Containment::Inside => Some(Hit {
+            product_id: product_id.to_string(),
+            confidence: conf,
+            specificity: spec,
+            reason: reason.into(),
+            version_unknown: false,
+        }),
+        Containment::Unknown(_) => Some(Hit {
+            product_id: product_id.to_string(),
+            confidence: Confidence::NameOnly,
+            specificity: 0,
+            reason: format!("{reason} (needs review)").into(),
+            version_unknown: true,
+        }),
+    }
+}
+
+/// Matches the firmware side of a relationship (`P3 Firmware MX-V4.7.2.18
+/// installed on D24M`) against a device's identity, whose target side already matched:
+/// firmware products match on the device's firmware version.
+pub fn match_firmware_reference(
+    p: &PreparedProduct,
+    product_id: &str,
+    identity: &Facts,
+) -> Option<Hit> {
+    if let Some(h) = match_product(p, product_id, identity) {
+        return Some(h);
+    }
+    if !p.is_firmware {
+        return None;
+    }
+    if let (Some(a), Some(b)) = (&p.vendor_key, &identity.vendor_key) {
+        if a != b {
+            return None;
+        }
+    }
+    if !is_subset(&sorted(p.name_tokens.clone()), &identity.all_tokens) {
+        return None;
+    }
+    let (c, spec, why) = version_outcome(&p.versions, &identity.version);
+    finish(
+        product_id,
+        Confidence::FamilyVersion,
+        c,
+        spec,
+        format!(
+            "{}: firmware `{}`; {why}",
+            identity.label,
+            p.name_tokens.join(" ")
+        ),
+    )
+}
+
+/// An advisory with every product prepared, and relationship products grouped by
+/// the product they relate to.
+#[derive(Debug, Clone)]
+pub struct PreparedAdvisory {
+    /// The advisory.
+    pub advisory: Arc<Advisory>,
+    /// One entry per product (same order as `advisory.products`).
+    pub products: Vec<PreparedProduct>,
+    /// For each product index: relationship products whose `relates_to` is it,
+    /// as (relationship index, product_reference index).
+    pub composites_by_target: Vec<Vec<(usize, usize)>>,
+    /// Statuses per product index: (vulnerability index, status).
+    pub status_by_product: Vec<Vec<(usize, Status)>>,
+}
+
+impl PreparedAdvisory {
+    /// Prepares `adv` for matching.
+    pub fn new(adv: Arc<Advisory>, aliases: &VendorAliases) -> Self {
+        let products: Vec<PreparedProduct> = adv
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PreparedProduct::new(i, p, aliases))
+            .collect();
+        let idx: std::collections::HashMap<&str, usize> = adv
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.product_id.as_str(), i))
+            .collect();
+        let mut composites_by_target = vec![Vec::new(); products.len()];
+        for (i, p) in adv.products.iter().enumerate() {
+            if let Some(c) = &p.composite {
+                if let (Some(&t), Some(&r)) = (
+                    idx.get(c.relates_to.as_str()),
+                    idx.get(c.product_reference.as_str()),
+                ) {
+                    if let Some(slot) = composites_by_target.get_mut(t) {
+                        slot.push((i, r));
+                    }
+                }
+            }
+        }
+        let mut status_by_product = vec![Vec::new(); products.len()];
+        for (vi, v) in adv.vulnerabilities.iter().enumerate() {
+            for (pid, st) in &v.status {
+                if let Some(slot) = idx
+                    .get(pid.as_str())
+                    .and_then(|&i| status_by_product.get_mut(i))
+                {
+                    slot.push((vi, *st));
+                }
+            }
+        }
+        PreparedAdvisory {
+            advisory: adv,
+            products,
+            composites_by_target,
+            status_by_product,
+        }
+    }
+}
