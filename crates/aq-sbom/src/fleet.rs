@@ -20,7 +20,7 @@ use crate::matching::{
     match_firmware_reference, match_product,
 };
 use crate::model::{Component, DeviceIdentity, DeviceRecord};
-use crate::normalize::{VendorAliases, model_prefix};
+use crate::normalize::{VendorAliases, expand_wild, is_wild_token, model_prefix};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -381,14 +381,25 @@ impl FleetIndex {
                 out.extend_from_slice(v);
             }
         }
+        // Wildcard names (`AFF66X`, `ILC 1x0`): look up each concrete token.
+        for t in p.qualified_tokens.iter().filter(|t| is_wild_token(t)) {
+            for e in expand_wild(t) {
+                if let Some(v) = self.post.token.get(&e) {
+                    out.extend_from_slice(v);
+                }
+            }
+        }
         // Family / variant matches: scan the rarest token's postings.
         for toks in [&p.name_tokens, &p.qualified_tokens] {
             if toks.len() >= 2 {
                 let rarest = toks
                     .iter()
+                    .filter(|t| !is_wild_token(t))
                     .filter_map(|t| self.post.token.get(t))
                     .min_by_key(|v| v.len());
-                let all_present = toks.iter().all(|t| self.post.token.contains_key(t));
+                let all_present = toks
+                    .iter()
+                    .all(|t| is_wild_token(t) || self.post.token.contains_key(t));
                 if let (Some(v), true) = (rarest, all_present) {
                     out.extend_from_slice(v);
                 }
@@ -589,6 +600,11 @@ fn product_keys(p: &PreparedProduct) -> Vec<(u8, String)> {
     }
     for h in &p.hashes {
         k.push((4, format!("{}:{}", h.alg, h.value)));
+    }
+    for t in &p.qualified_tokens {
+        for e in expand_wild(t) {
+            k.push((3, e));
+        }
     }
     k.sort();
     k.dedup();

@@ -17,7 +17,10 @@
 
 use crate::advisory::{Advisory, Product, Status};
 use crate::model::{Component, DeviceIdentity, Digest};
-use crate::normalize::{Cpe, Purl, VendorAliases, model_key, model_matches, name_tokens, tokens};
+use crate::normalize::{
+    Cpe, Purl, VendorAliases, is_wild_token, model_key, model_matches, name_tokens, token_matches,
+    tokens,
+};
 use crate::range::{Containment, RangeKind, VersionRange};
 use crate::version::Version;
 use serde::Serialize;
@@ -104,7 +107,11 @@ impl Facts {
             version: id.firmware_version.as_deref().map(Version::parse),
             purl: None,
             cpes: Vec::new(),
-            hashes: id.firmware_hashes.clone(),
+            hashes: id
+                .firmware_hashes
+                .iter()
+                .map(|h| Digest::new(&h.alg, &h.value))
+                .collect(),
             label,
         }
     }
@@ -139,7 +146,11 @@ impl Facts {
             version,
             purl,
             cpes: c.cpes.iter().filter_map(|s| Cpe::parse(s)).collect(),
-            hashes: c.hashes.clone(),
+            hashes: c
+                .hashes
+                .iter()
+                .map(|h| Digest::new(&h.alg, &h.value))
+                .collect(),
             label,
         }
     }
@@ -184,7 +195,11 @@ impl PreparedProduct {
             models: p.model_numbers.iter().map(|m| model_key(m)).collect(),
             purls: p.purls.iter().filter_map(|s| Purl::parse(s)).collect(),
             cpes: p.cpes.iter().filter_map(|s| Cpe::parse(s)).collect(),
-            hashes: p.hashes.clone(),
+            hashes: p
+                .hashes
+                .iter()
+                .map(|h| Digest::new(&h.alg, &h.value))
+                .collect(),
             versions: p.versions.clone(),
             is_firmware: tokens(name).iter().any(|t| t == "firmware"),
             vendor_key: vk,
@@ -224,7 +239,18 @@ pub(crate) fn is_discriminating(t: &str) -> bool {
 }
 
 fn is_subset(small: &[String], big: &[String]) -> bool {
-    small.iter().all(|t| big.binary_search(t).is_ok())
+    small.iter().all(|t| {
+        big.binary_search(t).is_ok()
+            || (is_wild_token(t) && big.iter().any(|u| token_matches(t, u)))
+    })
+}
+
+fn tokens_equal(p: &[String], s: &[String]) -> bool {
+    p.len() == s.len() && p.iter().zip(s.iter()).all(|(a, b)| token_matches(a, b))
+}
+
+fn sets_equal(p: &[String], s: &[String]) -> bool {
+    p.len() == s.len() && is_subset(p, s)
 }
 
 fn version_outcome(range: &Option<VersionRange>, v: &Option<Version>) -> (Containment, u8, String) {
@@ -394,10 +420,11 @@ pub fn match_product(p: &PreparedProduct, product_id: &str, s: &Facts) -> Option
         &s.name_tokens
     };
     let exact = !p.name_tokens.is_empty()
-        && (p.name_tokens.as_slice() == s_tokens
+        && (tokens_equal(&p.name_tokens, s_tokens)
             || (p.qualified_tokens.len() > p.name_tokens.len()
-                && p.qualified_tokens == s.ident_tokens)
-            || (p.name_tokens.len() >= 2 && sorted(p.name_tokens.clone()) == s.ident_tokens));
+                && sets_equal(&p.qualified_tokens, &s.ident_tokens))
+            || (p.name_tokens.len() >= 2
+                && sets_equal(&sorted(p.name_tokens.clone()), &s.ident_tokens)));
     let family = !exact
         && ((p.name_tokens.len() >= 2 && is_subset(&sorted(p.name_tokens.clone()), &s.all_tokens))
             || (p.qualified_tokens.len() >= 2
@@ -410,7 +437,9 @@ pub fn match_product(p: &PreparedProduct, product_id: &str, s: &Facts) -> Option
     let described = !exact
         && !family
         && (s.ident_tokens.len() >= 3
-            || (s.ident_tokens.len() >= 2 && s.ident_tokens.iter().any(|t| is_discriminating(t))))
+            || (s.ident_tokens.len() >= 2
+                && (s.ident_tokens.iter().any(|t| is_discriminating(t))
+                    || (s.vendor_key.is_some() && s.vendor_key == p.vendor_key))))
         && is_subset(&s.ident_tokens, &p.qualified_tokens);
     let family = family || described;
     if !exact && !family {

@@ -76,6 +76,7 @@ const NAME_NOISE: &[&str] = &[
     "type",
     "types",
     "using",
+    "fw",
 ];
 
 /// A vendor alias table: normalised synonym → canonical normalised key.
@@ -96,7 +97,7 @@ impl Default for VendorAliases {
             ("sel", "schweitzer engineering laboratories"),
             ("allen bradley", "rockwell automation"),
             ("rockwell", "rockwell automation"),
-            ("3s smart", "codesys"),
+            ("3S-Smart Software Solutions", "codesys"),
             ("3s", "codesys"),
             ("schneider", "schneider electric"),
             ("apc", "schneider electric"),
@@ -238,6 +239,65 @@ pub fn name_tokens(name: &str, vendor_key: Option<&str>) -> Vec<String> {
         toks.drain(..dropped);
     }
     toks
+}
+
+/// True if `t` is a product-name wildcard token: an `x` right after a digit stands
+/// for any digit (`ILC 1x0`, `ILC 3xx`, `AFS66X`).
+pub fn is_wild_token(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.windows(2).any(|w| w[0].is_ascii_digit() && w[1] == b'x')
+}
+
+/// Every concrete token a wildcard token stands for (`1x0` → `100`…`190`), at most
+/// 1,000; empty for a plain token.
+pub fn expand_wild(t: &str) -> Vec<String> {
+    if !is_wild_token(t) {
+        return Vec::new();
+    }
+    let mut out = vec![String::new()];
+    let mut prev_digit = false;
+    for c in t.chars() {
+        let wild = c == 'x' && prev_digit;
+        if wild {
+            if out.len() * 10 > 1000 {
+                return Vec::new();
+            }
+            out = out
+                .iter()
+                .flat_map(|p| ('0'..='9').map(move |d| format!("{p}{d}")))
+                .collect();
+        } else {
+            for p in &mut out {
+                p.push(c);
+            }
+        }
+        prev_digit = c.is_ascii_digit() || wild;
+    }
+    out
+}
+
+/// Token equality where a wildcard token's `x` after a digit matches any digit.
+pub fn token_matches(pattern: &str, t: &str) -> bool {
+    if pattern == t {
+        return true;
+    }
+    if !is_wild_token(pattern) || pattern.len() != t.len() {
+        return false;
+    }
+    let (p, s) = (pattern.as_bytes(), t.as_bytes());
+    let mut prev_digit = false;
+    for (a, b) in p.iter().zip(s.iter()) {
+        let ok = if *a == b'x' && prev_digit {
+            b.is_ascii_digit()
+        } else {
+            a == b
+        };
+        if !ok {
+            return false;
+        }
+        prev_digit = a.is_ascii_digit() || (*a == b'x' && prev_digit);
+    }
+    true
 }
 
 /// Index key of a product name.
@@ -520,6 +580,20 @@ mod tests {
         );
         assert!(order_numbers_in_name("SIPROTEC 5 6MD85 (CP300)").is_empty());
         assert!(order_numbers_in_name("Reader (unclosed").is_empty());
+    }
+
+    #[test]
+    fn wildcard_tokens() {
+        assert!(token_matches("1x0", "150"));
+        assert!(!token_matches("1x0", "151"));
+        assert!(token_matches("3xx", "350"));
+        assert!(token_matches("afs66x", "afs660"));
+        assert!(!token_matches("x208", "1208"));
+        assert!(!is_wild_token("x208"));
+        assert!(!token_matches("1x0", "1500"));
+        assert_eq!(expand_wild("1x0").len(), 10);
+        assert!(expand_wild("3xx").contains(&"350".to_string()));
+        assert!(expand_wild("x208").is_empty());
     }
 
     #[test]

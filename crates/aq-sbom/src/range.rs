@@ -189,7 +189,7 @@ fn push_constraint(out: &mut Vec<Constraint>, op: Op, v: Version) -> Result<(), 
     let end = v
         .series_end()
         .ok_or_else(|| format!("series `{}` has no number to bound it", v.raw()))?;
-    let start = Version::parse(&v.raw().replace(['x', 'X', '*'], ""));
+    let start = v.series_start();
     match op {
         Op::Lt | Op::Ne => out.push(Constraint { op, version: start }),
         Op::Ge => out.push(Constraint {
@@ -426,8 +426,16 @@ impl VersionRange {
                 let mut comparable = false;
                 for a in alts {
                     let hit = if a.is_wildcard() {
-                        let start = Version::parse(&a.raw().replace(['x', 'X', '*'], ""));
-                        v.in_series(&start)
+                        // [start, end) of the series.
+                        match (
+                            v.compare(&a.series_start()),
+                            a.series_end().and_then(|e| v.compare(&e)),
+                        ) {
+                            (Some(lo), Some(hi)) => {
+                                Some(lo != Ordering::Less && hi == Ordering::Less)
+                            }
+                            _ => None,
+                        }
                     } else {
                         v.in_series(a)
                     };
@@ -548,10 +556,18 @@ fn rewrite_phrases(t: &str) -> Option<String> {
         return Some(format!("{}|<={}", l.trim(), r.trim()));
     }
     let body = strip_prefix_ci(t, "from ").unwrap_or(t);
+    // `28 - 32`, `v1.0 to v1.6`: the upper end names a release line and covers its
+    // sub-releases (`32.011` is a V32 firmware), so it becomes a series bound.
     for sep in [" to ", " through ", " - "] {
         if let Some((l, r)) = split_once_ci(body, sep) {
             if !l.contains(['<', '>', '=']) && !r.contains(['<', '>', '=']) {
-                return Some(format!(">={}|<={}", l.trim(), r.trim()));
+                let r = r.trim();
+                let upper = if Version::parse(r).is_wildcard() {
+                    r.to_string()
+                } else {
+                    format!("{r}.x")
+                };
+                return Some(format!(">={}|<={upper}", l.trim()));
             }
         }
     }
@@ -703,7 +719,11 @@ mod tests {
         let r = VersionRange::parse_text("<=2.x");
         check(&r, &["2.9.9", "1.0"], &["3.0"]);
         let r = VersionRange::parse_text("< 8.1x");
-        check(&r, &["8.0"], &["8.1", "8.1.3"]);
+        check(&r, &["8.0", "8.05", "7.40"], &["8.10", "8.13"]);
+        let r = VersionRange::parse_text(">=R16x|<=R162.10");
+        check(&r, &["R160", "R162.10"], &["R154.1", "R163"]);
+        let r = VersionRange::parse_product_version("R15x");
+        check(&r, &["R150", "R154.1"], &["R16", "R160", "R149"]);
         let r = VersionRange::parse_text("NMC2 <= 6.9.6");
         assert_eq!(r.notes, vec!["applies to `NMC2` only".to_string()]);
         check(&r, &["6.9.6"], &["6.9.7"]);
@@ -734,7 +754,7 @@ mod tests {
         let r = VersionRange::parse_product_version("5.1 | 6.0 | 6.1");
         check(&r, &["5.1", "6.0.3.2", "6.1"], &["5.0", "6.2"]);
         let r = VersionRange::parse_product_version("28  - 32");
-        check(&r, &["28", "30.011", "32"], &["27.9", "33"]);
+        check(&r, &["28", "30.011", "32", "32.011"], &["27.9", "33"]);
         let r = VersionRange::parse_product_version("MCE_3.x");
         check(&r, &["MCE 3.2"], &["MCE 4.0"]);
         let r = VersionRange::parse_product_version("R16A");

@@ -77,6 +77,9 @@ pub struct Version {
     toks: Vec<Tok>,
     /// Ends in `x`/`*`: the version names a series (`2.x`, `R15x`).
     wildcard: bool,
+    /// For `x` glued to digits (`R15x`, `8.1x`, `3xx`): how many digits the `x`s
+    /// stand for. The last number is then already scaled (`R15x` → 150).
+    digit_wild: u8,
 }
 
 impl Serialize for Version {
@@ -207,10 +210,38 @@ impl Version {
                 toks.push(Tok::Word(w.clone()));
             }
         }
+        // `R15x`, `8.1x`, `3xx`: the x's stand for digits of the last number.
+        let mut digit_wild = 0u8;
+        if wildcard {
+            let t = cut.trim_end();
+            let xs = t.len() - t.trim_end_matches(['x', 'X']).len();
+            let before = t.trim_end_matches(['x', 'X']);
+            if xs > 0 && xs <= 3 && before.ends_with(|c: char| c.is_ascii_digit()) {
+                if let Some(Tok::Num(n)) = toks.last_mut() {
+                    if let Some(scaled) =
+                        10u64.checked_pow(xs as u32).and_then(|m| n.checked_mul(m))
+                    {
+                        *n = scaled;
+                        digit_wild = xs as u8;
+                    }
+                }
+            }
+        }
         Version {
             raw: raw.to_string(),
             toks,
             wildcard,
+            digit_wild,
+        }
+    }
+
+    /// The first version of the series a wildcard names (`R15x` → 150, `2.x` → 2).
+    pub fn series_start(&self) -> Version {
+        Version {
+            raw: format!("{} (start of series)", self.raw),
+            toks: self.toks.clone(),
+            wildcard: false,
+            digit_wild: 0,
         }
     }
 
@@ -283,14 +314,16 @@ impl Version {
     /// The first version after the series this one names (`2.x` → `3`, `R15x` → `16`):
     /// used to turn `<= 2.x` into `< 3`.
     pub fn series_end(&self) -> Option<Version> {
+        let step = 10u64.checked_pow(u32::from(self.digit_wild))?;
         let mut toks = self.toks.clone();
         while let Some(t) = toks.pop() {
             if let Tok::Num(n) = t {
-                toks.push(Tok::Num(n.checked_add(1)?));
+                toks.push(Tok::Num(n.checked_add(step)?));
                 return Some(Version {
                     raw: format!("{} (end of series)", self.raw),
                     toks,
                     wildcard: false,
+                    digit_wild: 0,
                 });
             }
         }
@@ -441,7 +474,10 @@ mod tests {
         assert_eq!(s.series_end().map(|v| v.toks), Some(vec![Tok::Num(3)]));
         let r = Version::parse("R15x");
         assert!(r.is_wildcard());
-        assert_eq!(r.tokens(), &[Tok::Num(15)]);
+        assert_eq!(r.tokens(), &[Tok::Num(150)]);
+        assert_eq!(r.series_end().map(|v| v.toks), Some(vec![Tok::Num(160)]));
+        let g = Version::parse("8.1x");
+        assert_eq!(g.tokens(), &[Tok::Num(8), Tok::Num(10)]);
         assert_eq!(
             Version::parse("32.011").in_series(&Version::parse("32")),
             Some(true)

@@ -142,6 +142,7 @@ fn read_tree(tree: &J<'_>, limits: &Limits, adv: &mut Advisory) -> Result<()> {
             stack.push((k, ctx.clone(), depth + 1));
         }
     }
+    refine_shared_names(adv);
     for p in tree.arr_opt("full_product_names")? {
         let mut prod = full_product_name(&p)?;
         prod.name = Some(prod.full_name.clone());
@@ -167,6 +168,49 @@ fn read_tree(tree: &J<'_>, limits: &Limits, adv: &mut Advisory) -> Result<()> {
         push_product(adv, prod, limits)?;
     }
     Ok(())
+}
+
+/// Some advisories give several products the same `product_name` branch and put the
+/// real product in the full name (Omron: `NJ/NX-series Controllers and Software -
+/// NX7-series Machine Automation Controller`). For such groups, the specific part of
+/// the full name becomes the name and the shared branch name becomes a family.
+fn refine_shared_names(adv: &mut Advisory) {
+    let mut count: std::collections::HashMap<(Option<String>, String), usize> =
+        std::collections::HashMap::new();
+    for p in &adv.products {
+        if let Some(n) = &p.name {
+            *count.entry((p.vendor.clone(), n.clone())).or_default() += 1;
+        }
+    }
+    for p in &mut adv.products {
+        let Some(name) = p.name.clone() else { continue };
+        if count
+            .get(&(p.vendor.clone(), name.clone()))
+            .copied()
+            .unwrap_or(0)
+            < 2
+        {
+            continue;
+        }
+        let full = p.full_name.trim();
+        let Some(head) = full.get(..name.len()) else {
+            continue;
+        };
+        if !head.eq_ignore_ascii_case(&name) {
+            continue;
+        }
+        // Only `<shared name> - <specific product>`; `<name>: <version text>` is not it.
+        let Some(rest) = full[name.len()..].strip_prefix(" - ") else {
+            continue;
+        };
+        let rest = rest.split(':').next().unwrap_or("").trim();
+        let looks_like_version = crate::version::Version::parse(rest).is_plausible()
+            || rest.split_whitespace().count() < 2;
+        if !rest.is_empty() && !looks_like_version {
+            p.families.push(name);
+            p.name = Some(rest.to_string());
+        }
+    }
 }
 
 /// Some advisories put an article / order number in `product_version`
