@@ -31,6 +31,9 @@ pub enum Via {
         /// purl, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         purl: Option<String>,
+        /// The component's bom-ref in the device's SBOM, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bom_ref: Option<String>,
     },
 }
 

@@ -35,6 +35,7 @@ struct DeviceEntry {
     id: String,
     zone: Option<String>,
     sbom_digest: Option<String>,
+    sbom_serial: Option<String>,
     /// Subject id of the identity.
     identity: u32,
     /// Subject ids of the components.
@@ -225,6 +226,11 @@ impl FleetIndex {
         Some((ident, d.zone.as_deref(), d.sbom_digest.as_deref()))
     }
 
+    /// Normalised serial of the SBOM a device attested (for BOM-Link VEX).
+    pub fn device_sbom_serial(&self, id: &str) -> Option<String> {
+        self.entry(id)?.sbom_serial.clone()
+    }
+
     fn entry(&self, id: &str) -> Option<&DeviceEntry> {
         let slot = *self.by_id.get(id)?;
         self.devices.get(slot as usize)?.as_ref()
@@ -258,6 +264,7 @@ impl FleetIndex {
                 id: rec.id,
                 zone: rec.zone,
                 sbom_digest: rec.sbom_digest,
+                sbom_serial: rec.sbom_serial.as_deref().map(crate::vex::normalise_serial),
                 identity,
                 components: comp_slots,
             });
@@ -279,6 +286,7 @@ impl FleetIndex {
                             name: c.name.clone(),
                             version: c.version.clone(),
                             purl: c.purl.clone(),
+                            bom_ref: c.bom_ref.clone(),
                         },
                     ),
                 };

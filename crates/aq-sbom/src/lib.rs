@@ -14,7 +14,9 @@ pub mod model;
 pub mod normalize;
 pub mod range;
 pub mod reference;
+pub mod report;
 pub mod sbom;
 pub mod version;
+pub mod vex;
 
 pub use error::{Error, Result};

@@ -28,6 +28,7 @@ pub fn affected_naive(
                         name: c.name.clone(),
                         version: c.version.clone(),
                         purl: c.purl.clone(),
+                        bom_ref: c.bom_ref.clone(),
                     },
                 )
             })
