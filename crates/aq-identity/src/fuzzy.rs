@@ -415,6 +415,70 @@ mod tests {
         ));
     }
 
+    /// The helper-data manipulation attack on biased PUFs: point the pair map at pairs that were
+    /// *equal* at enrollment (so, under bias, predictably 11), set every offset for the guess
+    /// "value 1, codeword 0", and tag the blob for the all-zero message, which the attacker can
+    /// do. If the device decoded to the zero codeword it would accept and output a key the
+    /// attacker knows. With first-cell-only voting (the published profile) this works; with the
+    /// default's two-cell voting equal pairs cancel to ties and the device refuses.
+    #[test]
+    fn bias_exploiting_helper_cannot_force_a_known_key() {
+        fn attack(profile: &Profile, seed: u8) -> (usize, usize) {
+            let cfg = PufConfig {
+                cells: profile.cells(),
+                ..PufConfig::with_bias(0.65)
+            };
+            let puf = SramPuf::manufacture([seed; 32], cfg).unwrap();
+            let readings = puf.power_ups(&Conditions::NOMINAL, 9, 3).unwrap();
+            let (genuine, secret) =
+                enroll(profile, &readings, &mut ChaCha20Rng::seed_from_u64(4)).unwrap();
+            // The attacker sees which pairs were not selected among the first ones scanned: those
+            // were equal at enrollment.
+            let last = *genuine.pairs.last().unwrap();
+            let chosen: Vec<u32> = (0..profile.map_pairs as u32)
+                .filter(|j| *j < last && !genuine.pairs.contains(j))
+                .chain(last + 1..profile.map_pairs as u32)
+                .take(profile.selected_pairs())
+                .collect();
+            let mut chosen = chosen;
+            chosen.sort_unstable();
+            let mut evil = HelperData {
+                profile: *profile,
+                pairs: chosen,
+                offsets: vec![1; profile.selected_pairs()],
+                tag: Vec::new(),
+            };
+            let zero_messages = vec![vec![0u8; profile.bch_k()]; profile.blocks];
+            let forged = derive(profile, &evil.body(), &pack_message_bits(&zero_messages));
+            evil.tag = forged.tag;
+            let (mut attacker_wins, mut genuine_key) = (0, 0);
+            for boot in 0..10 {
+                let r = puf
+                    .power_up_seeded(&Conditions::NOMINAL, 50 + boot)
+                    .unwrap();
+                match reconstruct(profile, &evil, &r) {
+                    Ok(s) if s == forged.secret => attacker_wins += 1,
+                    Ok(s) if s == secret => genuine_key += 1,
+                    Ok(_) => {}
+                    Err(e) => assert_eq!(e, FuzzyError::ReconstructionFailed),
+                }
+            }
+            (attacker_wins, genuine_key)
+        }
+        let mut published_wins = 0;
+        for seed in 1..=4u8 {
+            let (wins, genuine) = attack(&Profile::DEFAULT, seed);
+            assert_eq!((wins, genuine), (0, 0), "default profile, device {seed}");
+            published_wins += attack(&Profile::PUBLISHED_REFERENCE, seed).0;
+        }
+        eprintln!("published profile: attacker-known key accepted in {published_wins}/40 boots");
+        // The attack is real: first-cell-only voting hands the attacker the key.
+        assert!(
+            published_wins > 0,
+            "attack never succeeded against the published profile"
+        );
+    }
+
     /// Monte Carlo over the decoder at a synthetic i.i.d. vote error rate, against the analytic
     /// rate, where failures are frequent enough to count.
     #[test]

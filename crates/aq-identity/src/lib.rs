@@ -7,10 +7,15 @@
 
 pub mod analysis;
 pub mod bch;
+pub mod cert;
 pub mod dice;
 pub mod fuzzy;
 pub mod helper;
 pub mod keys;
 pub mod profile;
+pub mod provisioning;
 pub mod puf;
+mod serde_hex;
 mod stats;
+pub mod tcbinfo;
+pub mod verify;
