@@ -415,6 +415,46 @@ mod tests {
         ));
     }
 
+    /// The entropy accounting's premise: at bias 0.65 the raw cells are 65% ones, the selected
+    /// pairs' values are balanced, and the pair-selection map is the only thing that depends on
+    /// which pairs differ.
+    #[test]
+    fn von_neumann_selection_removes_bias() {
+        let (mut ones, mut total, mut raw_ones, mut raw_total) = (0usize, 0usize, 0usize, 0usize);
+        for seed in 10..22u8 {
+            let puf = device(seed, 0.65);
+            let readings = puf
+                .power_ups(&Conditions::NOMINAL, 9, u64::from(seed))
+                .unwrap();
+            let reference = PowerUp::majority(&readings).unwrap();
+            let (helper, _) = enroll(
+                &Profile::DEFAULT,
+                &readings,
+                &mut ChaCha20Rng::seed_from_u64(1),
+            )
+            .unwrap();
+            for &j in helper.selected_pairs() {
+                let (a, b) = (
+                    reference.get(2 * j as usize).unwrap(),
+                    reference.get(2 * j as usize + 1).unwrap(),
+                );
+                assert_ne!(a, b, "selected pair {j} is not a von Neumann pair");
+                ones += usize::from(a);
+                total += 1;
+            }
+            raw_ones += reference.ones();
+            raw_total += reference.len();
+        }
+        let raw = raw_ones as f64 / raw_total as f64;
+        let debiased = ones as f64 / total as f64;
+        assert!((raw - 0.65).abs() < 0.01, "raw bias {raw}");
+        // 27,540 selected pairs: 4σ ≈ 0.012.
+        assert!(
+            (debiased - 0.5).abs() < 0.012,
+            "debiased fraction of ones {debiased}"
+        );
+    }
+
     /// The helper-data manipulation attack on biased PUFs: point the pair map at pairs that were
     /// *equal* at enrollment (so, under bias, predictably 11), set every offset for the guess
     /// "value 1, codeword 0", and tag the blob for the all-zero message, which the attacker can
