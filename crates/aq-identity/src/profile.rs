@@ -4,10 +4,10 @@
 //! and the decoder refuses any id other than the one the caller (the firmware) expects, so a
 //! manipulated blob cannot switch a device to a weaker code.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Code and layout parameters of the fuzzy extractor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Profile {
     /// Identifier written into helper data.
     pub id: u8,

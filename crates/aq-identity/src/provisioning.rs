@@ -90,7 +90,7 @@ pub struct IdentityClaims {
 }
 
 /// The on-disk description of a simulated device. Contains no private key material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRecord {
     /// Record format ([`RECORD_FORMAT`]).
     pub format: u32,
@@ -98,7 +98,7 @@ pub struct DeviceRecord {
     #[serde(with = "crate::serde_hex::array32")]
     pub puf_seed: [u8; 32],
     /// PUF model parameters.
-    pub puf: PufConfigRecord,
+    pub puf: PufConfig,
     /// Fuzzy-extractor profile id (must be the firmware's).
     pub profile_id: u8,
     /// Helper data (public).
@@ -123,56 +123,6 @@ pub struct DeviceRecord {
     /// LDevID certificate (DER), once the owner has onboarded the device.
     #[serde(with = "crate::serde_hex::opt_bytes", default)]
     pub ldevid_der: Option<Vec<u8>>,
-}
-
-/// [`PufConfig`] as stored in a record (same fields; kept separate so the record format is
-/// explicit).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PufConfigRecord {
-    /// Cells.
-    pub cells: usize,
-    /// Bias.
-    pub bias: f64,
-    /// Noise σ at 25 °C.
-    pub noise_sigma: f64,
-    /// Temperature coefficient spread.
-    pub temp_coeff_sigma: f64,
-    /// Supply coefficient spread.
-    pub supply_coeff_sigma: f64,
-    /// Ageing drift spread.
-    pub ageing_sigma: f64,
-    /// Neighbour correlation.
-    pub spatial_correlation: f64,
-}
-
-impl Eq for PufConfigRecord {}
-
-impl From<&PufConfig> for PufConfigRecord {
-    fn from(c: &PufConfig) -> Self {
-        Self {
-            cells: c.cells,
-            bias: c.bias,
-            noise_sigma: c.noise_sigma,
-            temp_coeff_sigma: c.temp_coeff_sigma,
-            supply_coeff_sigma: c.supply_coeff_sigma,
-            ageing_sigma: c.ageing_sigma,
-            spatial_correlation: c.spatial_correlation,
-        }
-    }
-}
-
-impl From<&PufConfigRecord> for PufConfig {
-    fn from(c: &PufConfigRecord) -> Self {
-        Self {
-            cells: c.cells,
-            bias: c.bias,
-            noise_sigma: c.noise_sigma,
-            temp_coeff_sigma: c.temp_coeff_sigma,
-            supply_coeff_sigma: c.supply_coeff_sigma,
-            ageing_sigma: c.ageing_sigma,
-            spatial_correlation: c.spatial_correlation,
-        }
-    }
 }
 
 /// Everything needed to create and enroll a simulated device.
@@ -265,7 +215,7 @@ pub fn create_device<R: RngCore + CryptoRng>(
     Ok(DeviceRecord {
         format: RECORD_FORMAT,
         puf_seed: request.puf_seed,
-        puf: PufConfigRecord::from(&request.puf),
+        puf: request.puf.clone(),
         profile_id: profile.id,
         helper_data: helper.encode(),
         key_algorithm: request.key_algorithm,
@@ -366,7 +316,7 @@ pub fn boot(record: &DeviceRecord, request: &BootRequest) -> Result<BootOutcome,
     }
     let helper = HelperData::decode_for(&record.helper_data, &profile)
         .map_err(|e| ProvisionError::Reconstruction(e.into()))?;
-    let puf = SramPuf::manufacture(record.puf_seed, PufConfig::from(&record.puf))?;
+    let puf = SramPuf::manufacture(record.puf_seed, record.puf.clone())?;
     let reading = puf.power_up_seeded(&request.conditions, request.noise_seed)?;
     let secret =
         fuzzy::reconstruct(&profile, &helper, &reading).map_err(ProvisionError::Reconstruction)?;
