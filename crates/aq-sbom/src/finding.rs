@@ -283,18 +283,16 @@ pub(crate) fn resolve(
     if open.is_empty() && cleared.is_empty() {
         return None;
     }
+    decisive_products.sort_unstable();
+    decisive_products.dedup();
     let mut remediations: Vec<String> = Vec::new();
-    for v in &adv.advisory.vulnerabilities {
-        for r in &v.remediations {
-            let applies = decisive_products.iter().any(|&pi| {
-                adv.advisory
-                    .products
-                    .get(pi)
-                    .is_some_and(|p| r.product_ids.contains(&p.product_id))
-            });
-            let text = format!("{}: {}", r.category, r.details);
-            if applies && !remediations.contains(&text) && remediations.len() < 32 {
-                remediations.push(text);
+    for &pi in &decisive_products {
+        for r in adv.remediations_by_product.get(pi).map_or(&[][..], |v| v) {
+            if remediations.len() >= 32 {
+                break;
+            }
+            if !remediations.iter().any(|x| x.as_str() == &**r) {
+                remediations.push(r.to_string());
             }
         }
     }

@@ -16,8 +16,8 @@
 use crate::advisory::Advisory;
 use crate::finding::{AffectedReport, DeviceFinding, Via, resolve, unparsed_of};
 use crate::matching::{
-    Confidence, Facts, Hit, PreparedAdvisory, PreparedProduct, is_discriminating,
-    match_firmware_reference, match_product,
+    Confidence, Facts, Hit, PreparedAdvisory, PreparedProduct, match_firmware_reference,
+    match_product, primary_token,
 };
 use crate::model::{Component, DeviceIdentity, DeviceRecord};
 use crate::normalize::{VendorAliases, expand_wild, is_wild_token, model_prefix};
@@ -26,9 +26,6 @@ use std::sync::Arc;
 
 /// Subject id: an interned device identity or an interned component.
 type Ref = u32;
-
-/// Largest posting list scanned for a non-model-like token of a descriptive name.
-const DESCRIBED_SCAN_LIMIT: usize = 4096;
 
 #[derive(Debug)]
 struct DeviceEntry {
@@ -66,6 +63,8 @@ struct Postings<T> {
     name: HashMap<String, Vec<T>>,
     token: HashMap<String, Vec<T>>,
     hash: HashMap<String, Vec<T>>,
+    /// Subjects by their primary (most specific) identity token.
+    primary: HashMap<String, Vec<T>>,
 }
 
 fn add<T: PartialEq + Copy>(m: &mut HashMap<String, Vec<T>>, k: String, r: T) {
@@ -108,6 +107,9 @@ fn subject_keys(f: &Facts) -> Vec<(u8, String)> {
     for h in &f.hashes {
         k.push((4, format!("{}:{}", h.alg, h.value)));
     }
+    if let Some(t) = &f.primary {
+        k.push((5, t.clone()));
+    }
     k.sort();
     k.dedup();
     k
@@ -120,7 +122,8 @@ impl<T: PartialEq + Copy> Postings<T> {
             1 => &mut self.cpe,
             2 => &mut self.name,
             3 => &mut self.token,
-            _ => &mut self.hash,
+            4 => &mut self.hash,
+            _ => &mut self.primary,
         }
     }
     fn insert(&mut self, keys: &[(u8, String)], r: T) {
@@ -413,14 +416,15 @@ impl FleetIndex {
                 }
             }
         }
-        // Verbose advisory names that contain a device's whole identity: candidates
-        // are the subjects sharing a token with the product name. Tokens shared by
-        // more than `DESCRIBED_SCAN_LIMIT` distinct subjects (`simatic`) are skipped
-        // unless model-like: such a subject also carries a rarer token of the name.
+        // Verbose advisory names that contain a subject's whole identity: such a
+        // subject's primary token is one of the name's tokens.
         if p.qualified_tokens.len() >= 2 {
             for t in &p.qualified_tokens {
-                if let Some(v) = self.post.token.get(t) {
-                    if is_discriminating(t) || v.len() <= DESCRIBED_SCAN_LIMIT {
+                if let Some(v) = self.post.primary.get(t) {
+                    out.extend_from_slice(v);
+                }
+                for e in expand_wild(t) {
+                    if let Some(v) = self.post.primary.get(&e) {
                         out.extend_from_slice(v);
                     }
                 }
@@ -585,6 +589,10 @@ impl Default for AdvisoryIndex {
     }
 }
 
+/// Index keys of one product. Selector 3 holds the product's primary tokens: a
+/// subject whose tokens include the whole product name includes its primary token.
+/// Selector 5 holds every token: a subject whose identity is contained in the name
+/// has its own primary token among them.
 fn product_keys(p: &PreparedProduct) -> Vec<(u8, String)> {
     let mut k = Vec::new();
     for pu in &p.purls {
@@ -597,22 +605,35 @@ fn product_keys(p: &PreparedProduct) -> Vec<(u8, String)> {
     for n in p.name_lookup_keys() {
         k.push((2, n));
     }
-    // For family matches: index under every token of multi-token names; candidates
-    // are verified by the matcher.
-    for toks in [&p.name_tokens, &p.qualified_tokens] {
-        if toks.len() >= 2 {
-            for t in toks.iter() {
-                k.push((3, t.clone()));
+    // A one-token wildcard name (`AFF66X`) under each concrete name it stands for.
+    if let [t] = p.name_tokens.as_slice() {
+        for e in expand_wild(t) {
+            if let Some(v) = &p.vendor_key {
+                k.push((2, format!("{v} {e}")));
             }
+            k.push((2, e));
+        }
+    }
+    let push_tok = |sel: u8, t: &String, k: &mut Vec<(u8, String)>| {
+        k.push((sel, t.clone()));
+        for e in expand_wild(t) {
+            k.push((sel, e));
+        }
+    };
+    for toks in [&p.name_sorted, &p.qualified_tokens] {
+        if toks.len() >= 2 {
+            if let Some(t) = primary_token(toks) {
+                push_tok(3, &t, &mut k);
+            }
+        }
+    }
+    if p.qualified_tokens.len() >= 2 {
+        for t in &p.qualified_tokens {
+            push_tok(5, t, &mut k);
         }
     }
     for h in &p.hashes {
         k.push((4, format!("{}:{}", h.alg, h.value)));
-    }
-    for t in &p.qualified_tokens {
-        for e in expand_wild(t) {
-            k.push((3, e));
-        }
     }
     k.sort();
     k.dedup();
@@ -696,7 +717,8 @@ impl AdvisoryIndex {
                 1 => &self.post.cpe,
                 2 => &self.post.name,
                 3 => &self.post.token,
-                _ => &self.post.hash,
+                4 => &self.post.hash,
+                _ => &self.post.primary,
             };
             if let Some(v) = m.get(&k) {
                 out.extend(v.iter().copied());

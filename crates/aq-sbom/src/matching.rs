@@ -60,6 +60,24 @@ pub struct Facts {
     pub(crate) hashes: Vec<Digest>,
     /// Human label for reasons (`Siemens SIMATIC S7-1500 … fw V3.1.0`).
     pub(crate) label: String,
+    /// The most specific identity token (see [`primary_token`]); a descriptive product
+    /// name can only contain this subject's identity if it contains this token.
+    pub(crate) primary: Option<String>,
+}
+
+/// The most specific token of an identity: model-like tokens first, then longer, then
+/// lexical order. Depends on the tokens alone, so ingest and query agree.
+pub(crate) fn primary_token(tokens: &[String]) -> Option<String> {
+    tokens
+        .iter()
+        .max_by(|a, b| {
+            (is_discriminating(a), a.len(), b.as_str()).cmp(&(
+                is_discriminating(b),
+                b.len(),
+                a.as_str(),
+            ))
+        })
+        .cloned()
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -97,12 +115,14 @@ impl Facts {
                 .map(|v| format!(" firmware {v}"))
                 .unwrap_or_default()
         );
+        let ident = sorted(ident);
         Facts {
             vendor_key: vk,
             name_key: nt.join(" "),
             name_tokens: nt,
             all_tokens: sorted(all),
-            ident_tokens: sorted(ident),
+            primary: primary_token(&ident),
+            ident_tokens: ident,
             model: id.model.as_deref().map(model_key).filter(|m| !m.is_empty()),
             version: id.firmware_version.as_deref().map(Version::parse),
             purl: None,
@@ -136,11 +156,13 @@ impl Facts {
                 .map(|v| format!(" {v}"))
                 .unwrap_or_default()
         );
+        let ident = sorted(nt.clone());
         Facts {
             vendor_key: vk,
             name_key: nt.join(" "),
-            all_tokens: sorted(nt.clone()),
-            ident_tokens: sorted(nt.clone()),
+            all_tokens: ident.clone(),
+            primary: primary_token(&ident),
+            ident_tokens: ident,
             name_tokens: nt,
             model: None,
             version,
@@ -164,6 +186,8 @@ pub struct PreparedProduct {
     pub(crate) vendor_key: Option<String>,
     /// Name tokens (product_name branch, vendor removed).
     pub(crate) name_tokens: Vec<String>,
+    /// Name tokens, sorted and deduplicated.
+    pub(crate) name_sorted: Vec<String>,
     /// Family + name tokens, sorted.
     pub(crate) qualified_tokens: Vec<String>,
     pub(crate) name_key: String,
@@ -189,6 +213,7 @@ impl PreparedProduct {
         }
         PreparedProduct {
             index,
+            name_sorted: sorted(nt.clone()),
             name_key: nt.join(" "),
             name_tokens: nt,
             qualified_tokens: sorted(q),
@@ -232,10 +257,13 @@ pub struct Hit {
     pub version_unknown: bool,
 }
 
-/// A token that can tell products apart: has a digit and is not a lone digit
-/// (`en2t`, `1756`, `6md85`, `m221`, `cp300`).
+/// A token that can tell products apart: letters and digits mixed (`en2t`, `6md85`,
+/// `m221`, `cp300`), or a number of three or more digits (`1756`, `5580`). Small
+/// numbers (`2` in `X204-2`, `12` in `openssl-12`) are not.
 pub(crate) fn is_discriminating(t: &str) -> bool {
-    t.len() >= 2 && t.bytes().any(|b| b.is_ascii_digit())
+    let digits = t.bytes().any(|b| b.is_ascii_digit());
+    let letters = t.bytes().any(|b| b.is_ascii_alphabetic());
+    digits && (letters || t.len() >= 3)
 }
 
 fn is_subset(small: &[String], big: &[String]) -> bool {
@@ -401,32 +429,27 @@ pub fn match_product(p: &PreparedProduct, product_id: &str, s: &Facts) -> Option
         }
     }
     // 4. Names.
-    let stripped;
-    let s_tokens: &[String] = if s.vendor_key.is_none() {
+    let s_tokens: &[String] = match (&s.vendor_key, &p.vendor_key) {
         // A component without a vendor: drop the advisory vendor's name in front.
-        stripped = match &p.vendor_key {
-            Some(vk) => {
-                let vt: Vec<String> = vk.split(' ').map(str::to_string).collect();
-                if s.name_tokens.len() > vt.len() && s.name_tokens.starts_with(&vt) {
-                    s.name_tokens[vt.len()..].to_vec()
-                } else {
-                    s.name_tokens.clone()
-                }
+        (None, Some(vk)) => {
+            let n = vk.split(' ').count();
+            let prefixed = s.name_tokens.len() > n
+                && vk.split(' ').zip(s.name_tokens.iter()).all(|(a, b)| a == b);
+            if prefixed {
+                s.name_tokens.get(n..).unwrap_or(&[])
+            } else {
+                &s.name_tokens
             }
-            None => s.name_tokens.clone(),
-        };
-        &stripped
-    } else {
-        &s.name_tokens
+        }
+        _ => &s.name_tokens,
     };
     let exact = !p.name_tokens.is_empty()
         && (tokens_equal(&p.name_tokens, s_tokens)
             || (p.qualified_tokens.len() > p.name_tokens.len()
                 && sets_equal(&p.qualified_tokens, &s.ident_tokens))
-            || (p.name_tokens.len() >= 2
-                && sets_equal(&sorted(p.name_tokens.clone()), &s.ident_tokens)));
+            || (p.name_tokens.len() >= 2 && sets_equal(&p.name_sorted, &s.ident_tokens)));
     let family = !exact
-        && ((p.name_tokens.len() >= 2 && is_subset(&sorted(p.name_tokens.clone()), &s.all_tokens))
+        && ((p.name_tokens.len() >= 2 && is_subset(&p.name_sorted, &s.all_tokens))
             || (p.qualified_tokens.len() >= 2
                 && p.qualified_tokens.len() > p.name_tokens.len()
                 && is_subset(&p.qualified_tokens, &s.all_tokens)));
@@ -519,7 +542,7 @@ pub fn match_firmware_reference(
             return None;
         }
     }
-    if !is_subset(&sorted(p.name_tokens.clone()), &identity.all_tokens) {
+    if !is_subset(&p.name_sorted, &identity.all_tokens) {
         return None;
     }
     let (c, spec, why) = version_outcome(&p.versions, &identity.version);
@@ -549,6 +572,9 @@ pub struct PreparedAdvisory {
     pub composites_by_target: Vec<Vec<(usize, usize)>>,
     /// Statuses per product index: (vulnerability index, status).
     pub status_by_product: Vec<Vec<(usize, Status)>>,
+    /// Remediation texts per product index (`category: details`, deduplicated, at
+    /// most 32 per product).
+    pub remediations_by_product: Vec<Vec<Arc<str>>>,
 }
 
 impl PreparedAdvisory {
@@ -590,11 +616,34 @@ impl PreparedAdvisory {
                 }
             }
         }
+        let mut remediations_by_product: Vec<Vec<Arc<str>>> = vec![Vec::new(); products.len()];
+        let mut texts: std::collections::HashMap<String, Arc<str>> =
+            std::collections::HashMap::new();
+        for v in &adv.vulnerabilities {
+            for r in &v.remediations {
+                let text = format!("{}: {}", r.category, r.details);
+                let shared = texts
+                    .entry(text.clone())
+                    .or_insert_with(|| Arc::from(text.as_str()))
+                    .clone();
+                for pid in &r.product_ids {
+                    if let Some(slot) = idx
+                        .get(pid.as_str())
+                        .and_then(|&i| remediations_by_product.get_mut(i))
+                    {
+                        if slot.len() < 32 && !slot.iter().any(|x| Arc::ptr_eq(x, &shared)) {
+                            slot.push(shared.clone());
+                        }
+                    }
+                }
+            }
+        }
         PreparedAdvisory {
             advisory: adv,
             products,
             composites_by_target,
             status_by_product,
+            remediations_by_product,
         }
     }
 }
