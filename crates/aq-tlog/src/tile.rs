@@ -153,7 +153,14 @@ impl Tile {
         let kind = if kind_s == "entries" {
             TileKind::Entries
         } else {
-            TileKind::Hash(parse_small_decimal(kind_s).ok_or(TileError::Path("bad level"))? as u8)
+            let level = parse_small_decimal(kind_s).ok_or(TileError::Path("bad level"))?;
+            // Checked before narrowing: `514 as u8` would silently become level 2.
+            TileKind::Hash(
+                u8::try_from(level)
+                    .ok()
+                    .filter(|l| *l <= MAX_TILE_LEVEL)
+                    .ok_or(TileError::Path("level must be 0..=7"))?,
+            )
         };
         let (index_s, width) = match rest.split_once(".p/") {
             Some((i, w)) => {
@@ -554,6 +561,8 @@ mod tests {
             "tiles/0/000",
             "tile/entries/000.p/",
             "tile/0/x1000/000",
+            "tile/514/066",
+            "tile/256/000",
         ] {
             assert!(Tile::parse_path(bad).is_err(), "{bad}");
         }

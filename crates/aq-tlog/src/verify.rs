@@ -65,7 +65,8 @@ fn bit_len(x: u64) -> u32 {
 /// Number of proof elements in an inclusion proof: (inner, border).
 fn decomp_inclusion(index: u64, size: u64) -> (u32, u32) {
     let inner = bit_len(index ^ (size - 1));
-    let border = (index >> inner).count_ones();
+    // `inner` can be 64 (sizes above 2^63): a plain shift would overflow.
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
     (inner, border)
 }
 

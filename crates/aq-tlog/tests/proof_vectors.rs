@@ -349,3 +349,15 @@ fn argon2020_real_log_proofs() {
     verify_consistency(old, size, &cpath, &old_root, &root).unwrap();
     assert!(verify_consistency(old + 1, size, &cpath, &old_root, &root).is_err());
 }
+
+#[test]
+fn huge_sizes_do_not_overflow() {
+    // Found by the tlog_proof fuzzer: sizes above 2^63 made a shift overflow.
+    let h = Hash::ZERO;
+    let big = 0x8379_d598_38fb_b7c2u64;
+    assert!(verify_consistency(1, big, &[h; 3], &h, &h).is_err());
+    assert!(verify_consistency(big - 1, big, &[h; 3], &h, &h).is_err());
+    assert!(verify_consistency(big, u64::MAX, &[h; 3], &h, &h).is_err());
+    assert!(verify_inclusion(&h, u64::MAX - 1, u64::MAX, &[h; 64], &h).is_err());
+    assert!(verify_inclusion(&h, 1 << 63, u64::MAX, &[h; 3], &h).is_err());
+}
