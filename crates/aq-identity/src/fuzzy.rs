@@ -362,6 +362,52 @@ mod tests {
         }
     }
 
+    /// A population of devices at the design corner: every boot reproduces the key, and the
+    /// per-device bit error rates the code sees stay in the calibrated band.
+    #[test]
+    fn design_corner_population() {
+        let mut worst: f64 = 0.0;
+        for seed in 100..140u8 {
+            let bias = if seed % 2 == 0 { 0.5 } else { 0.6 };
+            let puf = device(seed, bias);
+            let readings = puf
+                .power_ups(&Conditions::NOMINAL, 11, u64::from(seed))
+                .unwrap();
+            let reference = PowerUp::majority(&readings).unwrap();
+            let (helper, secret) = enroll(
+                &Profile::DEFAULT,
+                &readings,
+                &mut ChaCha20Rng::seed_from_u64(7),
+            )
+            .unwrap();
+            for boot in 0..2 {
+                let r = puf
+                    .power_up_seeded(&Conditions::DESIGN_CORNER, 1000 * u64::from(seed) + boot)
+                    .unwrap();
+                // Error rate over the cells the extractor actually reads.
+                let cells: Vec<usize> = helper
+                    .selected_pairs()
+                    .iter()
+                    .flat_map(|&j| [2 * j as usize, 2 * j as usize + 1])
+                    .collect();
+                let errors = cells
+                    .iter()
+                    .filter(|&&c| r.get(c) != reference.get(c))
+                    .count();
+                worst = worst.max(errors as f64 / cells.len() as f64);
+                assert_eq!(
+                    reconstruct(&Profile::DEFAULT, &helper, &r).unwrap(),
+                    secret,
+                    "device {seed} boot {boot}"
+                );
+            }
+        }
+        eprintln!(
+            "worst per-boot bit error rate over the read cells at the design corner: {worst:.4}"
+        );
+        assert!(worst < 0.175, "worst device BER {worst}");
+    }
+
     #[test]
     fn helper_round_trips_and_tag_binds_it() {
         let puf = device(4, 0.5);
