@@ -173,6 +173,33 @@ impl fmt::Display for DeviceId {
     }
 }
 
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Digest::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+    }
+}
+
+impl serde::Serialize for DeviceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeviceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DeviceId::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected a UEID of 7 to 33 bytes in hex"))
+    }
+}
+
 /// Record kinds (claim `kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -232,7 +259,6 @@ pub struct Measurement {
     /// What was measured (`"layer0"`, `"firmware"`, `"logic"`, `"config"`, ...).
     pub name: String,
     /// Its digest.
-    #[serde(with = "hex_digest")]
     pub digest: Digest,
 }
 
@@ -244,7 +270,6 @@ pub struct BootEvent {
     /// What was measured.
     pub name: String,
     /// Its digest.
-    #[serde(with = "hex_digest")]
     pub digest: Digest,
 }
 
@@ -279,13 +304,10 @@ pub struct Boot {
     /// Security version number of the firmware.
     pub svn: u64,
     /// Firmware id: digest of the firmware image (as in the TcbInfo FWID).
-    #[serde(with = "hex_digest")]
     pub fwid: Digest,
     /// Digest of the device's SBOM document.
-    #[serde(with = "hex_digest")]
     pub sbom_digest: Digest,
     /// Digest of the device's configuration.
-    #[serde(with = "hex_digest")]
     pub config_digest: Digest,
 }
 
@@ -428,7 +450,6 @@ pub struct SbomAttestation {
     /// Document format.
     pub format: SbomFormat,
     /// SHA-256 of the exact document bytes.
-    #[serde(with = "hex_digest")]
     pub digest: Digest,
     /// Document size in bytes.
     pub size: u64,
@@ -438,7 +459,6 @@ pub struct SbomAttestation {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConfigAttestation {
     /// SHA-256 of the canonical configuration.
-    #[serde(with = "hex_digest")]
     pub digest: Digest,
     /// Configuration label or version, if the device has one.
     pub label: Option<String>,
@@ -1515,20 +1535,6 @@ impl ChainWriter {
         self.next_seq += 1;
         self.prev = hash;
         Sealed { seq, hash, bytes }
-    }
-}
-
-mod hex_digest {
-    use super::Digest;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&d.to_hex())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
-        let s = String::deserialize(d)?;
-        Digest::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
     }
 }
 
