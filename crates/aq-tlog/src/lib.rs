@@ -5,6 +5,7 @@
 //! * [`stored`]: stored-hash indexes, the [`stored::HashReader`] trait and proof
 //!   generation over any hash store.
 //! * [`verify`]: RFC 9162 inclusion and consistency proof verification.
+//! * [`subtree`]: Merkle Tree Certificates subtrees and their proofs.
 //! * [`tile`]: C2SP tlog-tiles layout, paths and encodings.
 //! * [`note`], [`checkpoint`]: C2SP signed-note, tlog-checkpoint, tlog-cosignature.
 //! * [`witness`]: tlog-witness add-checkpoint logic and the auditor's k-of-n policy.
@@ -17,6 +18,7 @@ pub mod checkpoint;
 pub mod hash;
 pub mod note;
 pub mod stored;
+pub mod subtree;
 pub mod tile;
 pub mod tree;
 pub mod verify;

@@ -49,6 +49,14 @@ pub enum ProofError {
         /// Actual number.
         got: usize,
     },
+    /// `[start, end)` is not a valid subtree (draft-ietf-plants-merkle-tree-certs §4.1).
+    #[error("[{start}, {end}) is not a valid subtree")]
+    InvalidSubtree {
+        /// Start.
+        start: u64,
+        /// End.
+        end: u64,
+    },
     /// The proof does not lead to the expected root (or old root).
     #[error("computed {which} root does not match the expected root")]
     RootMismatch {

@@ -105,6 +105,27 @@ fn error_fits(name: &str, got: Outcome) -> bool {
             || name.starts_with("leafIdx")
             || name.starts_with("treeSize");
     }
+    if name.contains("invalid") || name.starts_with("oob") || name.starts_with("start-") {
+        return matches!(
+            got,
+            Proof(
+                ProofError::InvalidSubtree { .. }
+                    | ProofError::IndexOutOfRange { .. }
+                    | ProofError::SizeOrder { .. }
+            )
+        );
+    }
+    if name.contains("subtree-is-empty") || name.contains("everything-zero") {
+        return matches!(
+            got,
+            Proof(
+                ProofError::ProofNotEmpty { .. }
+                    | ProofError::RootMismatch { .. }
+                    | ProofError::InvalidSubtree { .. }
+                    | ProofError::IndexOutOfRange { .. }
+            )
+        );
+    }
     if name.contains("size1-is-zero")
         || name.contains("sizes-are-equal-zero")
         || name.contains("empty-tree")
@@ -156,13 +177,53 @@ fn error_fits(name: &str, got: Outcome) -> bool {
     false
 }
 
+/// Subtree vectors follow the draft: an empty subtree `[x, x)` is valid (so size 0 is
+/// not an error by itself), and an out-of-range index is its own error.
+fn error_fits_subtree(name: &str, got: Outcome) -> bool {
+    use Outcome::*;
+    if got == HashLength {
+        return true;
+    }
+    let empty_rules = name.contains("proof-is-not-empty") || name.contains("empty-tree");
+    if empty_rules {
+        return matches!(
+            got,
+            Proof(ProofError::ProofNotEmpty { .. } | ProofError::WrongLength { expected: 0, .. })
+        );
+    }
+    if name.starts_with("oob") || name.starts_with("start-") || name.contains("everything-zero") {
+        return matches!(
+            got,
+            Proof(ProofError::IndexOutOfRange { .. } | ProofError::InvalidSubtree { .. })
+        );
+    }
+    if name.contains("sizes-are-zero")
+        || name.contains("sizes-are-equal-zero")
+        || name.contains("size1-is-zero")
+    {
+        return matches!(
+            got,
+            Proof(ProofError::RootMismatch { .. } | ProofError::ProofNotEmpty { .. })
+        );
+    }
+    error_fits(name, got)
+}
+
 /// Vectors whose `wantErr` is false but which carry a hash that is not 32 bytes.
 /// README §1: "A hash that is not exactly 32 bytes is an error, even when the proof
 /// would otherwise verify", so we refuse them with a hash-length error.
-const LENGTH_OVERRIDES: &[&str] =
-    &["consistency/additional/sizes-are-equal-one-and-proof-is-empty.json"];
+const LENGTH_OVERRIDES: &[&str] = &[
+    "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
+    "subtreeconsistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
+    "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-one-subtree-root-valid-tree-root-random-proof-is-empty.json",
+    "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-zero-subtree-root-valid-tree-root-random-proof-is-empty.json",
+];
 
-fn check_dir(kind: &str, run: fn(&Value) -> Outcome) -> (usize, usize) {
+fn check_dir(
+    kind: &str,
+    run: fn(&Value) -> Outcome,
+    fits: fn(&str, Outcome) -> bool,
+) -> (usize, usize) {
     let dir = Path::new(MERKLE).join("transparency-dev-merkle").join(kind);
     let (mut ok, mut err) = (0, 0);
     let mut failures = Vec::new();
@@ -188,7 +249,7 @@ fn check_dir(kind: &str, run: fn(&Value) -> Outcome) -> (usize, usize) {
             (false, other) => failures.push(format!("{rel_s}: want ok, got {other:?}")),
             (true, Outcome::Ok) => failures.push(format!("{rel_s}: want error, verified")),
             (true, e) => {
-                if error_fits(&name, e) {
+                if fits(&name, e) {
                     err += 1;
                 } else {
                     failures.push(format!("{rel_s}: error {e:?} does not fit the name"));
@@ -205,15 +266,72 @@ fn check_dir(kind: &str, run: fn(&Value) -> Outcome) -> (usize, usize) {
     (ok, err)
 }
 
+fn run_subtree_inclusion(v: &Value) -> Outcome {
+    let (Some(root), Some(leaf), Some(p)) =
+        (hash(&v["root"]), hash(&v["leafHash"]), proof(&v["proof"]))
+    else {
+        return Outcome::HashLength;
+    };
+    match aq_tlog::subtree::verify_subtree_inclusion(
+        &leaf,
+        v["leafIdx"].as_u64().unwrap(),
+        v["start"].as_u64().unwrap(),
+        v["end"].as_u64().unwrap(),
+        &p,
+        &root,
+    ) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => Outcome::Proof(e),
+    }
+}
+
+fn run_subtree_consistency(v: &Value) -> Outcome {
+    let (Some(r1), Some(r2), Some(p)) = (hash(&v["root1"]), hash(&v["root2"]), proof(&v["proof"]))
+    else {
+        return Outcome::HashLength;
+    };
+    match aq_tlog::subtree::verify_subtree_consistency(
+        v["start"].as_u64().unwrap(),
+        v["end"].as_u64().unwrap(),
+        v["size"].as_u64().unwrap(),
+        &p,
+        &r1,
+        &r2,
+    ) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => Outcome::Proof(e),
+    }
+}
+
+#[test]
+fn subtree_inclusion_vectors() {
+    let (ok, err) = check_dir(
+        "subtreeinclusion",
+        run_subtree_inclusion,
+        error_fits_subtree,
+    );
+    assert!(ok >= 10 && err >= 100, "ok {ok} err {err}");
+}
+
+#[test]
+fn subtree_consistency_vectors() {
+    let (ok, err) = check_dir(
+        "subtreeconsistency",
+        run_subtree_consistency,
+        error_fits_subtree,
+    );
+    assert!(ok >= 8 && err >= 60, "ok {ok} err {err}");
+}
+
 #[test]
 fn inclusion_vectors() {
-    let (ok, err) = check_dir("inclusion", run_inclusion);
+    let (ok, err) = check_dir("inclusion", run_inclusion, error_fits);
     assert!(ok >= 6 && err >= 60, "ok {ok} err {err}");
 }
 
 #[test]
 fn consistency_vectors() {
-    let (ok, err) = check_dir("consistency", run_consistency);
+    let (ok, err) = check_dir("consistency", run_consistency, error_fits);
     assert!(ok >= 5 && err >= 60, "ok {ok} err {err}");
 }
 

@@ -5,6 +5,9 @@
 //! by a stored-hash stream and by tiles, and verified by the RFC verifiers.
 
 use aq_tlog::stored::{self, SliceHashReader};
+use aq_tlog::subtree::{
+    prove_subtree_consistency, subtree_hash, verify_subtree_consistency, verify_subtree_inclusion,
+};
 use aq_tlog::tile::{TileHashReader, TileReader, hash_tiles_for_size, read_tile_data};
 use aq_tlog::verify::{verify_consistency, verify_inclusion};
 use aq_tlog::{Appender, Hash, MemoryTree, empty_root, leaf_hash, node_hash};
@@ -69,6 +72,36 @@ mod rfc {
 
     pub fn proof(m: usize, d: &[Vec<u8>]) -> Vec<Hash> {
         subproof(m, d, true)
+    }
+
+    /// draft-ietf-plants-merkle-tree-certs SUBTREE_SUBPROOF, straight from the text.
+    fn subtree_subproof(start: usize, end: usize, d: &[Vec<u8>], b: bool) -> Vec<Hash> {
+        let n = d.len();
+        if start == 0 && end == n {
+            return if b { vec![] } else { vec![mth(d)] };
+        }
+        let k = k(n);
+        if end <= k {
+            let mut p = subtree_subproof(start, end, &d[..k], b);
+            p.push(mth(&d[k..]));
+            p
+        } else if k <= start {
+            let mut p = subtree_subproof(start - k, end - k, &d[k..], b);
+            p.push(mth(&d[..k]));
+            p
+        } else {
+            let mut p = subtree_subproof(0, end - k, &d[k..], false);
+            p.push(mth(&d[..k]));
+            p
+        }
+    }
+
+    pub fn subtree_proof(start: usize, end: usize, d: &[Vec<u8>]) -> Vec<Hash> {
+        if start == end {
+            vec![]
+        } else {
+            subtree_subproof(start, end, d, true)
+        }
     }
 }
 
@@ -168,5 +201,37 @@ proptest! {
         if m < n {
             prop_assert!(verify_consistency(m as u64, n as u64, &want, &r2, &r1).is_err());
         }
+    }
+
+    #[test]
+    fn subtree_proofs_match_reference(n in 1usize..400, size_pick in any::<prop::sample::Index>(), start_pick in any::<prop::sample::Index>(), salt in any::<u8>()) {
+        let d = entries(n, salt);
+        let t = MemoryTree::from_entries(&d);
+        // A random valid subtree [start, end) with end <= n.
+        let size = size_pick.index(n) + 1;
+        let align = size.next_power_of_two();
+        let slots = (n - size) / align + 1;
+        let start = start_pick.index(slots) * align;
+        let end = start + size;
+        prop_assert!(aq_tlog::subtree::is_valid_subtree(start as u64, end as u64));
+        let node = rfc::mth(&d[start..end]);
+        prop_assert_eq!(subtree_hash(start as u64, end as u64, &t).unwrap(), node);
+        let want = rfc::subtree_proof(start, end, &d);
+        let got = prove_subtree_consistency(start as u64, end as u64, n as u64, &t).unwrap();
+        prop_assert_eq!(&got, &want);
+        let root = rfc::mth(&d);
+        prop_assert!(verify_subtree_consistency(start as u64, end as u64, n as u64, &want, &node, &root).is_ok());
+        if !want.is_empty() {
+            let mut bad = want.clone();
+            let j = start % bad.len();
+            bad[j].0[0] ^= 1;
+            prop_assert!(verify_subtree_consistency(start as u64, end as u64, n as u64, &bad, &node, &root).is_err());
+        }
+        // Subtree inclusion: an RFC 9162 path inside the subtree.
+        let i = start + size_pick.index(size);
+        let sub: Vec<Vec<u8>> = d[start..end].to_vec();
+        let path = rfc::path(i - start, &sub);
+        prop_assert!(verify_subtree_inclusion(&leaf_hash(&d[i]), i as u64, start as u64, end as u64, &path, &node).is_ok());
+        prop_assert!(verify_subtree_inclusion(&leaf_hash(&d[i]), i as u64, start as u64, end as u64, &path, &root).is_err() || node == root);
     }
 }
