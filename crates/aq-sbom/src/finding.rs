@@ -53,20 +53,20 @@ pub enum Verdict {
 #[derive(Debug, Clone, Serialize)]
 pub struct VulnFinding {
     /// Vulnerability id (CVE).
-    pub vulnerability: String,
+    pub vulnerability: Arc<str>,
     /// Verdict.
     pub verdict: Verdict,
     /// The product id that decided.
-    pub product_id: String,
+    pub product_id: Arc<str>,
     /// Every product id with the same status and evidence strength (sorted), e.g. the
     /// three CodeMeter entries `< 7.10a`, `< 7.10a`, `< 7.10` for version 7.0.
-    pub product_ids: Vec<String>,
+    pub product_ids: Vec<Arc<str>>,
     /// Evidence strength.
     pub confidence: Confidence,
     /// Why, in words.
     pub reason: Arc<str>,
     /// Through what.
-    pub via: Via,
+    pub via: Arc<Via>,
     /// Highest CVSS base score stated for the product.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvss: Option<f64>,
@@ -106,7 +106,7 @@ pub struct DeviceFinding {
     pub cleared: Vec<Cleared>,
     /// Remediation texts for the decisive products (deduplicated).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub remediations: Vec<String>,
+    pub remediations: Vec<Arc<str>>,
 }
 
 impl DeviceFinding {
@@ -115,7 +115,7 @@ impl DeviceFinding {
         let mut v: Vec<String> = self
             .vulnerabilities
             .iter()
-            .flat_map(|f| f.product_ids.iter().cloned())
+            .flat_map(|f| f.product_ids.iter().map(|p| p.to_string()))
             .collect();
         v.sort();
         v.dedup();
@@ -197,7 +197,7 @@ pub(crate) fn resolve(
     adv: &PreparedAdvisory,
     device: &str,
     zone: Option<&str>,
-    hits: &[(usize, Hit, Via)],
+    hits: &[(usize, Hit, Arc<Via>)],
 ) -> Option<DeviceFinding> {
     // Per vulnerability: candidates (status, hit index).
     let nv = adv.advisory.vulnerabilities.len();
@@ -241,11 +241,11 @@ pub(crate) fn resolve(
             let just = vuln
                 .justifications
                 .iter()
-                .find(|j| j.product_ids.contains(&hit.product_id))
+                .find(|j| j.product_ids.iter().any(|p| **p == *hit.product_id))
                 .map(|j| j.details.clone().unwrap_or_else(|| j.label.clone()));
             cleared.push(Cleared {
                 vulnerability: vuln.id.clone(),
-                product_id: hit.product_id.clone(),
+                product_id: hit.product_id.to_string(),
                 status: serde_json::to_value(st)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
@@ -262,7 +262,7 @@ pub(crate) fn resolve(
         } else {
             Verdict::Affected
         };
-        let mut same: Vec<String> = top
+        let mut same: Vec<Arc<str>> = top
             .iter()
             .filter(|(s2, _)| s2.is_affected() == st.is_affected() && !s2.is_clear())
             .filter_map(|(_, h2)| hits.get(*h2).map(|(_, h, _)| h.product_id.clone()))
@@ -270,7 +270,11 @@ pub(crate) fn resolve(
         same.sort();
         same.dedup();
         open.push(VulnFinding {
-            vulnerability: vuln.id.clone(),
+            vulnerability: adv
+                .vuln_ids
+                .get(vi)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(vuln.id.as_str())),
             verdict,
             product_ids: same,
             product_id: hit.product_id.clone(),
@@ -285,14 +289,14 @@ pub(crate) fn resolve(
     }
     decisive_products.sort_unstable();
     decisive_products.dedup();
-    let mut remediations: Vec<String> = Vec::new();
+    let mut remediations: Vec<Arc<str>> = Vec::new();
     for &pi in &decisive_products {
         for r in adv.remediations_by_product.get(pi).map_or(&[][..], |v| v) {
             if remediations.len() >= 32 {
                 break;
             }
-            if !remediations.iter().any(|x| x.as_str() == &**r) {
-                remediations.push(r.to_string());
+            if !remediations.iter().any(|x| Arc::ptr_eq(x, r)) {
+                remediations.push(r.clone());
             }
         }
     }

@@ -50,7 +50,7 @@ enum SubjectKey {
 struct Subject {
     key: SubjectKey,
     facts: Facts,
-    via: Via,
+    via: Arc<Via>,
     /// Devices carrying it, sorted.
     devices: Vec<u32>,
 }
@@ -280,17 +280,18 @@ impl FleetIndex {
             Some(&s) => s,
             None => {
                 let (facts, via) = match &key {
-                    SubjectKey::Identity(i) => {
-                        (Facts::of_identity(i, &self.aliases), Via::Identity)
-                    }
+                    SubjectKey::Identity(i) => (
+                        Facts::of_identity(i, &self.aliases),
+                        Arc::new(Via::Identity),
+                    ),
                     SubjectKey::Component(c) => (
                         Facts::of_component(c, &self.aliases),
-                        Via::Component {
+                        Arc::new(Via::Component {
                             name: c.name.clone(),
                             version: c.version.clone(),
                             purl: c.purl.clone(),
                             bom_ref: c.bom_ref.clone(),
-                        },
+                        }),
                     ),
                 };
                 let slot = match self.free_subjects.pop() {
@@ -445,6 +446,10 @@ impl FleetIndex {
     }
 
     /// The devices `adv` affects (or that need review for it), by device id.
+    ///
+    /// Work is done per distinct subject and per distinct *set* of matching subjects:
+    /// devices that match through the same identity and components share one
+    /// resolution, copied (cheaply: shared strings) to each of them.
     pub fn affected_by(&self, adv: &PreparedAdvisory) -> AffectedReport {
         let mut subject_hits: HashMap<u32, Vec<(usize, Hit)>> = HashMap::new();
         let mut cands = Vec::new();
@@ -464,29 +469,51 @@ impl FleetIndex {
                 }
             }
         }
-        let mut dev_hits: HashMap<u32, Vec<(usize, Hit, Via)>> = HashMap::new();
-        for (s, hits) in subject_hits {
+        // Device → sorted ids of the subjects through which it matched.
+        let mut dev_subjects: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut hit_subjects: Vec<u32> = subject_hits.keys().copied().collect();
+        hit_subjects.sort_unstable();
+        for &s in &hit_subjects {
             if let Some(sub) = self.subject(s) {
                 for &d in &sub.devices {
-                    let e = dev_hits.entry(d).or_default();
-                    for (pidx, h) in &hits {
-                        e.push((*pidx, h.clone(), sub.via.clone()));
-                    }
+                    dev_subjects.entry(d).or_default().push(s);
                 }
             }
         }
+        let mut groups: HashMap<Vec<u32>, Vec<u32>> = HashMap::new();
+        for (d, subs) in dev_subjects {
+            groups.entry(subs).or_default().push(d);
+        }
         let mut devices = Vec::new();
         let mut cleared_devices = Vec::new();
-        for (slot, mut hits) in dev_hits {
-            let Some(Some(d)) = self.devices.get(slot as usize) else {
+        for (subs, members) in groups {
+            let Some(Some(rep)) = members.first().and_then(|&d| self.devices.get(d as usize))
+            else {
                 continue;
             };
-            self.add_composites(adv, d, &mut hits);
-            if let Some(f) = resolve(adv, &d.id, d.zone.as_deref(), &hits) {
-                if f.vulnerabilities.is_empty() {
-                    cleared_devices.push(f);
+            let mut hits: Vec<(usize, Hit, Arc<Via>)> = Vec::new();
+            for s in &subs {
+                if let (Some(sub), Some(hs)) = (self.subject(*s), subject_hits.get(s)) {
+                    for (pidx, h) in hs {
+                        hits.push((*pidx, h.clone(), sub.via.clone()));
+                    }
+                }
+            }
+            self.add_composites(adv, rep, &mut hits);
+            let Some(f) = resolve(adv, &rep.id, rep.zone.as_deref(), &hits) else {
+                continue;
+            };
+            for &m in &members {
+                let Some(Some(d)) = self.devices.get(m as usize) else {
+                    continue;
+                };
+                let mut g = f.clone();
+                g.device.clone_from(&d.id);
+                g.zone.clone_from(&d.zone);
+                if g.vulnerabilities.is_empty() {
+                    cleared_devices.push(g);
                 } else {
-                    devices.push(f);
+                    devices.push(g);
                 }
             }
         }
@@ -506,7 +533,7 @@ impl FleetIndex {
         &self,
         adv: &PreparedAdvisory,
         d: &DeviceEntry,
-        hits: &mut Vec<(usize, Hit, Via)>,
+        hits: &mut Vec<(usize, Hit, Arc<Via>)>,
     ) {
         let targets: Vec<(usize, Confidence)> =
             hits.iter().map(|(p, h, _)| (*p, h.confidence)).collect();
@@ -524,7 +551,7 @@ impl FleetIndex {
                 };
                 let mut found = self.subject(d.identity).and_then(|s| {
                     match_firmware_reference(rp, &rprod.product_id, &s.facts)
-                        .map(|h| (h, Via::Identity))
+                        .map(|h| (h, s.via.clone()))
                 });
                 if found.is_none() {
                     for &cs in &d.components {
@@ -540,7 +567,7 @@ impl FleetIndex {
                     hits.push((
                         rel,
                         Hit {
-                            product_id: relprod.product_id.clone(),
+                            product_id: Arc::from(relprod.product_id.as_str()),
                             confidence: h.confidence.min(tconf),
                             specificity: h.specificity,
                             reason: format!("{} ({})", h.reason, relprod.full_name).into(),
@@ -562,7 +589,7 @@ impl FleetIndex {
         let Some(d) = self.entry(id) else {
             return Vec::new();
         };
-        let mut subjects: Vec<(&Facts, Via)> = Vec::new();
+        let mut subjects: Vec<(&Facts, Arc<Via>)> = Vec::new();
         for s in std::iter::once(d.identity).chain(d.components.iter().copied()) {
             if let Some(sub) = self.subject(s) {
                 subjects.push((&sub.facts, sub.via.clone()));
@@ -737,9 +764,9 @@ impl AdvisoryIndex {
         &self,
         fleet: &FleetIndex,
         d: &DeviceEntry,
-        subjects: &[(&Facts, Via)],
+        subjects: &[(&Facts, Arc<Via>)],
     ) -> Vec<(String, DeviceFinding)> {
-        let mut per_adv: BTreeMap<u32, Vec<(usize, Hit, Via)>> = BTreeMap::new();
+        let mut per_adv: BTreeMap<u32, Vec<(usize, Hit, Arc<Via>)>> = BTreeMap::new();
         let mut cands = HashSet::new();
         for (f, via) in subjects {
             cands.clear();

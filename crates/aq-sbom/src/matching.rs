@@ -245,7 +245,7 @@ impl PreparedProduct {
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
     /// Product id.
-    pub product_id: String,
+    pub product_id: Arc<str>,
     /// Evidence strength.
     pub confidence: Confidence,
     /// 3 exact version, 2 in range/series, 1 all versions, 0 cannot tell.
@@ -329,7 +329,7 @@ pub fn match_product(p: &PreparedProduct, product_id: &str, s: &Facts) -> Option
             .any(|x| x.alg == h.alg && x.value == h.value)
     }) {
         return Some(Hit {
-            product_id: product_id.to_string(),
+            product_id: Arc::from(product_id),
             confidence: Confidence::ExactIdentifier,
             specificity: 3,
             reason: format!(
@@ -507,14 +507,14 @@ fn finish(
     match c {
         Containment::Outside => None,
         Containment::Inside => Some(Hit {
-            product_id: product_id.to_string(),
+            product_id: Arc::from(product_id),
             confidence: conf,
             specificity: spec,
             reason: reason.into(),
             version_unknown: false,
         }),
         Containment::Unknown(_) => Some(Hit {
-            product_id: product_id.to_string(),
+            product_id: Arc::from(product_id),
             confidence: Confidence::NameOnly,
             specificity: 0,
             reason: format!("{reason} (needs review)").into(),
@@ -572,6 +572,8 @@ pub struct PreparedAdvisory {
     pub composites_by_target: Vec<Vec<(usize, usize)>>,
     /// Statuses per product index: (vulnerability index, status).
     pub status_by_product: Vec<Vec<(usize, Status)>>,
+    /// Vulnerability ids, shared by every finding.
+    pub vuln_ids: Vec<Arc<str>>,
     /// Remediation texts per product index (`category: details`, deduplicated, at
     /// most 32 per product).
     pub remediations_by_product: Vec<Vec<Arc<str>>>,
@@ -638,7 +640,13 @@ impl PreparedAdvisory {
                 }
             }
         }
+        let vuln_ids = adv
+            .vulnerabilities
+            .iter()
+            .map(|v| Arc::from(v.id.as_str()))
+            .collect();
         PreparedAdvisory {
+            vuln_ids,
             advisory: adv,
             products,
             composites_by_target,

@@ -7,6 +7,7 @@ use crate::finding::{AffectedReport, Via, resolve, unparsed_of};
 use crate::matching::{Facts, Hit, PreparedAdvisory, match_firmware_reference, match_product};
 use crate::model::DeviceRecord;
 use crate::normalize::VendorAliases;
+use std::sync::Arc;
 
 /// The affected population of `adv` among `devices`, computed the slow way.
 pub fn affected_naive(
@@ -18,22 +19,23 @@ pub fn affected_naive(
     let mut cleared = Vec::new();
     for d in devices {
         let idf = Facts::of_identity(&d.identity, aliases);
-        let comps: Vec<(Facts, Via)> = d
+        let comps: Vec<(Facts, Arc<Via>)> = d
             .components
             .iter()
             .map(|c| {
                 (
                     Facts::of_component(c, aliases),
-                    Via::Component {
+                    Arc::new(Via::Component {
                         name: c.name.clone(),
                         version: c.version.clone(),
                         purl: c.purl.clone(),
                         bom_ref: c.bom_ref.clone(),
-                    },
+                    }),
                 )
             })
             .collect();
-        let mut hits: Vec<(usize, Hit, Via)> = Vec::new();
+        let identity_via = Arc::new(Via::Identity);
+        let mut hits: Vec<(usize, Hit, Arc<Via>)> = Vec::new();
         for (pi, pp) in adv.products.iter().enumerate() {
             let Some(prod) = adv.advisory.products.get(pi) else {
                 continue;
@@ -42,7 +44,7 @@ pub fn affected_naive(
                 continue;
             }
             if let Some(h) = match_product(pp, &prod.product_id, &idf) {
-                hits.push((pi, h, Via::Identity));
+                hits.push((pi, h, identity_via.clone()));
             }
             for (cf, via) in &comps {
                 if let Some(h) = match_product(pp, &prod.product_id, cf) {
@@ -62,7 +64,7 @@ pub fn affected_naive(
                     continue;
                 };
                 let mut m = match_firmware_reference(rp, &rprod.product_id, &idf)
-                    .map(|h| (h, Via::Identity));
+                    .map(|h| (h, identity_via.clone()));
                 if m.is_none() {
                     m = comps.iter().find_map(|(cf, via)| {
                         match_product(rp, &rprod.product_id, cf).map(|h| (h, via.clone()))
@@ -72,7 +74,7 @@ pub fn affected_naive(
                     hits.push((
                         rel,
                         Hit {
-                            product_id: relprod.product_id.clone(),
+                            product_id: Arc::from(relprod.product_id.as_str()),
                             confidence: h.confidence.min(tconf),
                             specificity: h.specificity,
                             reason: format!("{} ({})", h.reason, relprod.full_name).into(),

@@ -98,13 +98,13 @@ impl AffectedPopulation {
                     vulnerabilities: d
                         .vulnerabilities
                         .iter()
-                        .map(|v| v.vulnerability.clone())
+                        .map(|v| v.vulnerability.to_string())
                         .collect(),
                     max_cvss,
                 });
             for r in &d.remediations {
-                if !remediations.contains(r) && remediations.len() < 16 {
-                    remediations.push(r.clone());
+                if !remediations.iter().any(|x| x.as_str() == &**r) && remediations.len() < 16 {
+                    remediations.push(r.to_string());
                 }
             }
         }

@@ -305,13 +305,15 @@ pub fn normalise_serial(s: &str) -> String {
 fn selector_hits(
     sel: &ProductSelector,
     device: &str,
-    product_ids: &[String],
+    product_ids: &[std::sync::Arc<str>],
     via: &Via,
     serial: Option<&str>,
 ) -> bool {
     match sel {
         ProductSelector::Device { device: d } => d == device,
-        ProductSelector::CsafProduct { product_id } => product_ids.contains(product_id),
+        ProductSelector::CsafProduct { product_id } => {
+            product_ids.iter().any(|p| **p == **product_id)
+        }
         ProductSelector::Purl { purl } => {
             let Via::Component { purl: Some(cp), .. } = via else {
                 return false;
@@ -357,7 +359,8 @@ pub fn apply_vex(
         for f in std::mem::take(&mut dev.vulnerabilities) {
             let st = statements.iter().find(|s| {
                 matches!(s.status, VexStatus::NotAffected | VexStatus::Fixed)
-                    && (s.vulnerability == f.vulnerability || s.aliases.contains(&f.vulnerability))
+                    && (*s.vulnerability == *f.vulnerability
+                        || s.aliases.iter().any(|a| **a == *f.vulnerability))
                     && s.products.iter().any(|p| {
                         selector_hits(p, &dev.device, &f.product_ids, &f.via, serial.as_deref())
                     })
@@ -366,8 +369,8 @@ pub fn apply_vex(
                 Some(s) => {
                     cleared_n += 1;
                     dev.cleared.push(Cleared {
-                        vulnerability: f.vulnerability.clone(),
-                        product_id: f.product_id.clone(),
+                        vulnerability: f.vulnerability.to_string(),
+                        product_id: f.product_id.to_string(),
                         status: match s.status {
                             VexStatus::Fixed => "vex:fixed".into(),
                             _ => "vex:not_affected".into(),

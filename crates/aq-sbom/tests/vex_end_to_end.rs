@@ -62,7 +62,7 @@ fn purl_match_then_bom_link_vex_clears_only_the_named_sbom() {
     for d in &report.devices {
         assert_eq!(d.verdict, Some(Verdict::Affected));
         assert_eq!(d.confidence(), Some(Confidence::ExactIdentifier));
-        assert_eq!(d.vulnerabilities[0].vulnerability, "CVE-2020-25649");
+        assert_eq!(&*d.vulnerabilities[0].vulnerability, "CVE-2020-25649");
     }
     let vex = parse_vex(&td("cdx-vex-example-vex.json")).unwrap();
     let n = apply_vex(&mut report, &vex, &fleet);
