@@ -376,6 +376,19 @@ impl Verifier {
         self.insert_device(DeviceState::new(device, chain));
     }
 
+    /// Registers a device whose evidence key is pinned by the operator instead of certified
+    /// by a chain (offline checks of a file against a known key; devices without certificates).
+    /// Boot records still switch the appraisal context but cannot change the key.
+    pub fn pin_key(&mut self, device: DeviceId, key: VerifyingKey, anchor: Option<(u64, Digest)>) {
+        self.register(device, anchor);
+        if let Some(&i) = self.by_id.get(&device)
+            && let Some(d) = self.devices.get_mut(i as usize)
+        {
+            d.alias_kid = key.key_id();
+            d.alias = Some(key);
+        }
+    }
+
     fn insert_device(&mut self, st: DeviceState) -> u32 {
         let idx = self.devices.len() as u32;
         self.by_id.insert(st.id, idx);
@@ -553,6 +566,7 @@ impl Verifier {
         if let Body::Boot(b) = &rec.payload.body
             && b.cert_chain.len() >= 2
             && known.is_none_or(|d| d.flags & FLAG_REVOKED == 0)
+            && !self.trust.anchors.is_empty()
         {
             return self.prepare_chain(rec, b, known.is_some(), now_ms);
         }
@@ -1042,7 +1056,7 @@ impl Verifier {
         }
         if let Some(n) = rec.payload.nonce.as_deref() {
             let check = self.nonces.answer(&dev, n, now_ms);
-            if check != NonceCheck::Fresh {
+            if !matches!(check, NonceCheck::Fresh | NonceCheck::NotJudged) {
                 out.alerts.push(alert(
                     AlertKind::Replay,
                     format!(
@@ -1052,7 +1066,7 @@ impl Verifier {
                             NonceCheck::WrongDevice => "for another device",
                             NonceCheck::Expired => "expired",
                             NonceCheck::Reused => "already answered (replayed response)",
-                            NonceCheck::Fresh => "fresh",
+                            NonceCheck::Fresh | NonceCheck::NotJudged => "fresh",
                         }
                     ),
                 ));

@@ -63,10 +63,12 @@ impl EpochBook {
         self.order.front().map(|(_, t)| *t)
     }
 
-    /// Looks up a record's epoch claim.
+    /// Looks up a record's epoch claim. A book that has never issued an epoch (offline
+    /// verification of a file) cannot judge epochs and reports them as absent.
     pub fn check(&self, epoch: Option<&[u8]>) -> EpochCheck {
         match epoch {
             None => EpochCheck::Absent,
+            Some(_) if self.order.is_empty() => EpochCheck::Absent,
             Some(id) => self
                 .by_id
                 .get(id)
@@ -92,6 +94,7 @@ pub struct NonceBook {
     entries: HashMap<Vec<u8>, Challenge>,
     order: VecDeque<Vec<u8>>,
     capacity: usize,
+    issued_any: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +117,8 @@ pub enum NonceCheck {
     Expired,
     /// The challenge was already answered: this is a replay.
     Reused,
+    /// This verifier has never issued a challenge, so it cannot judge the answer.
+    NotJudged,
 }
 
 impl NonceBook {
@@ -123,11 +128,13 @@ impl NonceBook {
             entries: HashMap::new(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            issued_any: false,
         }
     }
 
     /// Records a challenge sent to `device`, valid until `expires_ms`.
     pub fn issue(&mut self, device: aq_evidence::DeviceId, nonce: Vec<u8>, expires_ms: u64) {
+        self.issued_any = true;
         while self.order.len() >= self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.entries.remove(&old);
@@ -151,6 +158,11 @@ impl NonceBook {
         nonce: &[u8],
         now_ms: u64,
     ) -> NonceCheck {
+        if !self.issued_any {
+            // A verifier that never challenged anyone (offline verification of a file) cannot
+            // judge answers.
+            return NonceCheck::NotJudged;
+        }
         match self.entries.get_mut(nonce) {
             None => NonceCheck::Unknown,
             Some(c) if c.device != *device => NonceCheck::WrongDevice,
@@ -216,6 +228,7 @@ mod tests {
         let d = aq_evidence::DeviceId::from_ueid33([1; 33]);
         let e = aq_evidence::DeviceId::from_ueid33([2; 33]);
         let mut b = NonceBook::new(10);
+        assert_eq!(b.answer(&d, &[9; 16], 10), NonceCheck::NotJudged);
         b.issue(d, vec![9; 16], 1000);
         assert_eq!(b.answer(&e, &[9; 16], 10), NonceCheck::WrongDevice);
         assert_eq!(b.answer(&d, &[9; 16], 10), NonceCheck::Fresh);
