@@ -9,9 +9,13 @@
 //! the transmitted codeword. The key fails if any block fails. Everything is summed in log space
 //! (multinomial terms via ln Γ), so tails far below 1e-300 stay exact to double precision.
 //!
-//! Real cells are heterogeneous: at the same mean bit error rate, independent errors with
-//! unequal per-cell probabilities have a Poisson-binomial count whose upper tail lies below the
-//! binomial one (Hoeffding, 1956), so the i.i.d. figure is the conservative one.
+//! Real cells are heterogeneous. Within one boot of one device, independent errors with unequal
+//! per-cell probabilities have a Poisson-binomial count whose upper tail lies below the binomial
+//! tail of the same mean (Hoeffding, 1956). Across a population, the device-to-device spread of
+//! the mean error rate pushes the other way (the failure rate is convex in the error rate where
+//! it matters). `fuzzy::tests::physical_model_failures_match_analytic_rate` measures the net
+//! effect on the physical model at ≈22% errors (agreement within statistical error); quote the
+//! analytic rate at the *worst* device's error rate when it must bound a fleet.
 //!
 //! **Entropy accounting** (min-entropy, bits). In: each selected von Neumann pair carries one
 //! bit — under the model's independent, identically biased cells, P(10) = P(01) whatever the

@@ -565,6 +565,62 @@ mod tests {
         );
     }
 
+    /// The analytic rate against the *physical* model (heterogeneous cells, device-to-device
+    /// spread) at a corner harsh enough for failures to be countable: 125 °C, −20% supply,
+    /// 1.5× rated life (≈22% bit errors). The analytic figure is evaluated at the measured mean
+    /// error rate of the cells read.
+    #[test]
+    fn physical_model_failures_match_analytic_rate() {
+        let harsh = Conditions {
+            temperature_c: 125.0,
+            supply: 0.8,
+            age: 1.5,
+        };
+        let (mut errors, mut reads, mut failures, mut boots) = (0usize, 0usize, 0usize, 0usize);
+        for seed in 0..20u8 {
+            let puf = device(200 + seed, 0.5);
+            let readings = puf
+                .power_ups(&Conditions::NOMINAL, 11, u64::from(seed))
+                .unwrap();
+            let reference = PowerUp::majority(&readings).unwrap();
+            let (helper, secret) = enroll(
+                &Profile::DEFAULT,
+                &readings,
+                &mut ChaCha20Rng::seed_from_u64(1),
+            )
+            .unwrap();
+            for b in 0..40u64 {
+                let r = puf
+                    .power_up_seeded(&harsh, 1000 * u64::from(seed) + b)
+                    .unwrap();
+                for &j in helper.selected_pairs() {
+                    for c in [2 * j as usize, 2 * j as usize + 1] {
+                        reads += 1;
+                        errors += usize::from(r.get(c) != reference.get(c));
+                    }
+                }
+                boots += 1;
+                match reconstruct(&Profile::DEFAULT, &helper, &r) {
+                    Ok(s) => assert_eq!(s, secret),
+                    Err(FuzzyError::ReconstructionFailed) => failures += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        let ber = errors as f64 / reads as f64;
+        let analytic = crate::analysis::key_failure_probability(&Profile::DEFAULT, ber);
+        let measured = failures as f64 / boots as f64;
+        let sigma = (analytic * (1.0 - analytic) / boots as f64).sqrt();
+        eprintln!(
+            "physical model: BER {ber:.4}, {failures}/{boots} failed ({measured:.4}), analytic {analytic:.4} ± {sigma:.4}"
+        );
+        assert!((0.19..0.25).contains(&ber), "harsh-corner BER {ber}");
+        assert!(
+            (measured - analytic).abs() <= 4.0 * sigma + 0.02,
+            "measured {measured} vs analytic {analytic}"
+        );
+    }
+
     /// Monte Carlo over the decoder at a synthetic i.i.d. vote error rate, against the analytic
     /// rate, where failures are frequent enough to count.
     #[test]
