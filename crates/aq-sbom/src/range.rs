@@ -616,17 +616,14 @@ pub(crate) fn vers_contains(cs: &[Constraint], v: &Version) -> Option<bool> {
     if rest.len() == 1 {
         return rest.first().and_then(|c| satisfies(v, c));
     }
-    // Sort by version; incomparable bound versions make the whole range unknown.
-    let mut sort_failed = false;
-    rest.sort_by(|a, b| {
-        a.version.compare(&b.version).unwrap_or_else(|| {
-            sort_failed = true;
-            Ordering::Equal
-        })
-    });
-    if sort_failed {
-        return None;
+    // Incomparable bound versions make the whole range unknown; once every pair is
+    // comparable, `compare` is a total order on them and sorting is sound.
+    for (i, a) in rest.iter().enumerate() {
+        for b in rest.iter().skip(i + 1) {
+            a.version.compare(&b.version)?;
+        }
     }
+    rest.sort_by(|a, b| a.version.compare(&b.version).unwrap_or(Ordering::Equal));
     let n = rest.len();
     for i in 0..n - 1 {
         let (Some(cur), Some(next)) = (rest.get(i), rest.get(i + 1)) else {
@@ -718,6 +715,8 @@ mod tests {
         check(&r, &["FW17", "FW26"], &["FW16", "FW27"]);
         let r = VersionRange::parse_text("<=2.x");
         check(&r, &["2.9.9", "1.0"], &["3.0"]);
+        let r = VersionRange::parse_text(">= 7.4x | <= 8.0x");
+        check(&r, &["7.40", "7.49", "8.00", "8.09"], &["7.39", "8.10"]);
         let r = VersionRange::parse_text("< 8.1x");
         check(&r, &["8.0", "8.05", "7.40"], &["8.10", "8.13"]);
         let r = VersionRange::parse_text(">=R16x|<=R162.10");
@@ -746,6 +745,20 @@ mod tests {
             assert!(r.is_unparsed(), "{raw}: {r:?}");
             assert_eq!(r.raw, raw);
             assert!(matches!(inside(&r, "1.0"), Containment::Unknown(_)));
+        }
+    }
+
+    #[test]
+    fn fuzz_regression_incomparable_bounds_do_not_break_sorting() {
+        // sbom_vers crash: bounds of mixed schemes made the sort comparator non-total.
+        let text = ".R=2x|R32x|<17<32xo=2x|R39***j*\x00**\x00|32xo=2x|R32x|=2x|R32x|<1<172<o1<x\x137<32xR32x|32xo=2x|R32xo";
+        for r in [
+            VersionRange::parse_vers(text),
+            VersionRange::parse_text(text),
+            VersionRange::parse_product_version(text),
+        ] {
+            let _ = inside(&r, "");
+            let _ = inside(&r, "R32");
         }
     }
 

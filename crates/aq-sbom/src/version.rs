@@ -75,6 +75,9 @@ impl Tok {
 pub struct Version {
     raw: String,
     toks: Vec<Tok>,
+    /// Tokens before zero runs were dropped, for series membership (`6.0` names
+    /// the 6.0 line, not all of 6).
+    full: Vec<Tok>,
     /// Ends in `x`/`*`: the version names a series (`2.x`, `R15x`).
     wildcard: bool,
     /// For `x` glued to digits (`R15x`, `8.1x`, `3xx`): how many digits the `x`s
@@ -227,9 +230,12 @@ impl Version {
                 }
             }
         }
+        let full = toks.clone();
+        canonicalise(&mut toks);
         Version {
             raw: raw.to_string(),
             toks,
+            full,
             wildcard,
             digit_wild,
         }
@@ -240,6 +246,7 @@ impl Version {
         Version {
             raw: format!("{} (start of series)", self.raw),
             toks: self.toks.clone(),
+            full: self.full.clone(),
             wildcard: false,
             digit_wild: 0,
         }
@@ -302,25 +309,28 @@ impl Version {
     /// ours (`32.011` is in series `32`; `6.0.3` is in `6.0`; `3.7 SP1 Upd 2` is in
     /// `3.7 SP1`). Trailing zeros of the series are ignored.
     pub fn in_series(&self, series: &Version) -> Option<bool> {
-        self.compare(series)?;
-        let s = &series.toks;
-        if self.toks.len() < s.len() {
+        let ord = self.compare(series)?;
+        let s = &series.full;
+        if self.full.len() < s.len() {
             // `6` is the same release as `6.0`.
-            return Some(cmp_toks(&self.toks, s) == Ordering::Equal);
+            return Some(ord == Ordering::Equal);
         }
-        Some(self.toks.iter().zip(s.iter()).all(|(a, b)| a == b))
+        Some(self.full.iter().zip(s.iter()).all(|(a, b)| a == b))
     }
 
     /// The first version after the series this one names (`2.x` → `3`, `R15x` → `16`):
     /// used to turn `<= 2.x` into `< 3`.
     pub fn series_end(&self) -> Option<Version> {
         let step = 10u64.checked_pow(u32::from(self.digit_wild))?;
-        let mut toks = self.toks.clone();
+        let mut toks = self.full.clone();
         while let Some(t) = toks.pop() {
             if let Tok::Num(n) = t {
                 toks.push(Tok::Num(n.checked_add(step)?));
+                let full = toks.clone();
+                canonicalise(&mut toks);
                 return Some(Version {
                     raw: format!("{} (end of series)", self.raw),
+                    full,
                     toks,
                     wildcard: false,
                     digit_wild: 0,
@@ -331,40 +341,60 @@ impl Version {
     }
 }
 
-fn cmp_toks(a: &[Tok], b: &[Tok]) -> Ordering {
+/// Drops runs of zero components that end the numeric part of a release (`1.0.0` →
+/// `1`, `2.0 SP1` → `2 SP1`, `1.0.0-rc1` → `1-rc1`), never the first token. After
+/// this, equal versions have identical token lists, which keeps the order total.
+fn canonicalise(toks: &mut Vec<Tok>) {
+    let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     let mut i = 0;
-    loop {
-        match (a.get(i), b.get(i)) {
-            (None, None) => return Ordering::Equal,
-            (Some(_), None) => return tail_cmp(&a[i..]),
-            (None, Some(_)) => return tail_cmp(&b[i..]).reverse(),
-            (Some(x), Some(y)) => {
-                let o = match (x, y) {
-                    (Tok::Num(p), Tok::Num(q)) => p.cmp(q),
-                    (Tok::Word(p), Tok::Word(q)) => p.cmp(q),
-                    (Tok::Post(p), Tok::Post(q)) => p.cmp(q),
-                    (Tok::Pre(p), Tok::Pre(q)) => p.cmp(q),
-                    _ => x.class().cmp(&y.class()),
-                };
-                if o != Ordering::Equal {
-                    return o;
-                }
+    while i < toks.len() {
+        if i > 0 && toks.get(i) == Some(&Tok::Num(0)) {
+            let mut j = i;
+            while toks.get(j) == Some(&Tok::Num(0)) {
+                j += 1;
             }
+            let next_is_num = matches!(toks.get(j), Some(Tok::Num(_)));
+            if !next_is_num {
+                i = j;
+                continue;
+            }
+            out.extend(toks.get(i..j).unwrap_or(&[]).iter().cloned());
+            i = j;
+            continue;
+        }
+        if let Some(t) = toks.get(i) {
+            out.push(t.clone());
         }
         i += 1;
     }
+    *toks = out;
 }
 
-/// How a version with extra tokens `rest` compares to one that ended there.
-fn tail_cmp(rest: &[Tok]) -> Ordering {
-    if rest.iter().all(|t| *t == Tok::Num(0)) {
-        return Ordering::Equal;
+/// Rank of "the version ended here", between pre-release markers and everything else.
+const END_CLASS: u8 = 1;
+
+/// Lexicographic order over canonical token lists, a missing token ranking as
+/// [`END_CLASS`]: a total order.
+fn cmp_toks(a: &[Tok], b: &[Tok]) -> Ordering {
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let o = match (a.get(i), b.get(i)) {
+            (None, None) => Ordering::Equal,
+            (Some(x), None) => x.class().cmp(&END_CLASS),
+            (None, Some(y)) => END_CLASS.cmp(&y.class()),
+            (Some(x), Some(y)) => match (x, y) {
+                (Tok::Num(p), Tok::Num(q)) => p.cmp(q),
+                (Tok::Word(p), Tok::Word(q)) => p.cmp(q),
+                (Tok::Post(p), Tok::Post(q)) => p.cmp(q),
+                (Tok::Pre(p), Tok::Pre(q)) => p.cmp(q),
+                _ => x.class().cmp(&y.class()),
+            },
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
     }
-    // The first non-zero token decides: a pre-release marker makes it smaller.
-    match rest.iter().find(|t| **t != Tok::Num(0)) {
-        Some(Tok::Pre(_)) => Ordering::Less,
-        _ => Ordering::Greater,
-    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
@@ -472,12 +502,23 @@ mod tests {
         let s = Version::parse("2.x");
         assert!(s.is_wildcard());
         assert_eq!(s.series_end().map(|v| v.toks), Some(vec![Tok::Num(3)]));
+        assert_eq!(Version::parse("2.0.0").tokens(), &[Tok::Num(2)]);
+        assert_eq!(
+            Version::parse("1.0.0-rc1").tokens(),
+            &[Tok::Num(1), Tok::Pre(3), Tok::Num(1)]
+        );
+        assert_eq!(Version::parse("0.0").tokens(), &[Tok::Num(0)]);
         let r = Version::parse("R15x");
         assert!(r.is_wildcard());
         assert_eq!(r.tokens(), &[Tok::Num(150)]);
         assert_eq!(r.series_end().map(|v| v.toks), Some(vec![Tok::Num(160)]));
         let g = Version::parse("8.1x");
         assert_eq!(g.tokens(), &[Tok::Num(8), Tok::Num(10)]);
+        let h = Version::parse("8.0x");
+        assert_eq!(
+            h.series_end().map(|v| v.toks),
+            Some(vec![Tok::Num(8), Tok::Num(10)])
+        );
         assert_eq!(
             Version::parse("32.011").in_series(&Version::parse("32")),
             Some(true)
@@ -502,6 +543,34 @@ mod tests {
             Version::parse("3.7 SP1 Upd 2").in_series(&Version::parse("3.7 SP1")),
             Some(true)
         );
+    }
+
+    #[test]
+    fn order_is_total_on_comparable_versions() {
+        // Found by fuzzing: trailing-zero equality used to clash with class order.
+        let vs: Vec<Version> = [
+            "1", "1.0", "1.a", "1.0.a", "1.0-rc1", "1-rc1", "1.0.0.1", "1 SP1", "1.0 SP1", "1.1",
+        ]
+        .iter()
+        .map(|s| Version::parse(s))
+        .collect();
+        for a in &vs {
+            for b in &vs {
+                for c in &vs {
+                    let (ab, bc, ac) = (
+                        a.compare(b).unwrap(),
+                        b.compare(c).unwrap(),
+                        a.compare(c).unwrap(),
+                    );
+                    if ab != Ordering::Greater && bc != Ordering::Greater {
+                        assert_ne!(ac, Ordering::Greater, "{a} <= {b} <= {c}");
+                    }
+                    assert_eq!(ab, b.compare(a).unwrap().reverse());
+                }
+            }
+        }
+        lt("1.0.0-rc1", "1");
+        eq("1.0 SP1", "1 SP1");
     }
 
     #[test]
