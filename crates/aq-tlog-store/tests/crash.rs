@@ -235,6 +235,21 @@ fn two_sequencers<B: LogBackend>(
     println!("{name}: second sequencer refused while the first held the log");
 }
 
+/// The previous holder may still be releasing the lock (PostgreSQL ends the old
+/// session asynchronously), so wait for it a little.
+fn open_retrying<B>(mut open: impl FnMut() -> Result<B, StoreError>) -> B {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(b) => return b,
+            Err(StoreError::Locked(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("child could not open the log: {e}"),
+        }
+    }
+}
+
 fn cycles() -> usize {
     std::env::var("AQ_CRASH_CYCLES")
         .ok()
@@ -244,11 +259,11 @@ fn cycles() -> usize {
 
 fn main() {
     if let Ok(dir) = std::env::var("AQ_CRASH_CHILD_DIR") {
-        child_loop(FsBackend::open(dir).unwrap());
+        child_loop(open_retrying(|| FsBackend::open(&dir)));
     }
     if let Ok(schema) = std::env::var("AQ_CRASH_CHILD_PG_SCHEMA") {
         let url = std::env::var("AQ_TEST_PG_URL").unwrap();
-        child_loop(PgBackend::open(&url, &schema).unwrap());
+        child_loop(open_retrying(|| PgBackend::open(&url, &schema)));
     }
     // Refuse libtest filters and flags quietly: this harness has fixed cases.
     let mut passed = 0;
