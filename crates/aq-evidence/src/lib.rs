@@ -11,6 +11,7 @@
 //! * [`keys`]: Ed25519 and P-256 keys.
 //! * [`batch`]: batch signature verification for ingest.
 //! * [`sequence`]: chains stored and exchanged as CBOR sequences (RFC 8742).
+//! * [`verifier_msg`]: what the verifier signs for devices: epoch markers and receipts.
 //!
 //! This crate is pure: it never opens a file or socket and never reads a clock; time and bytes
 //! come in as arguments. Nothing in it panics on any input.
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod record;
 pub mod sequence;
 pub mod testkit;
+pub mod verifier_msg;
 
 pub use error::{DecodeError, KeyError, VerifyError};
 pub use keys::{Algorithm, KeyId, SigningKey, VerifyingKey};

@@ -198,6 +198,57 @@ impl<T: Linked> ChainState<T> {
         }
     }
 
+    /// Restores a persisted position: next seq, head, whether anchored, and open holes. Records
+    /// that were held are not persisted (they were never acknowledged; devices resend them).
+    pub fn restore(next: u64, head: Digest, anchored: bool, gaps: Vec<(u64, u64)>) -> Self {
+        ChainState {
+            next,
+            head,
+            anchored,
+            extra: (!gaps.is_empty()).then(|| {
+                Box::new(Extra {
+                    held: BTreeMap::new(),
+                    since_ms: 0,
+                    gaps,
+                    stranded: BTreeMap::new(),
+                })
+            }),
+        }
+    }
+
+    /// False for a device adopted mid-life whose first record has not arrived yet.
+    pub fn is_anchored(&self) -> bool {
+        self.anchored
+    }
+
+    /// Inclusive ranges of sequence numbers accepted so far: `0..next` minus open holes.
+    pub fn accepted_ranges(&self) -> Vec<(u64, u64)> {
+        if self.next == 0 {
+            return Vec::new();
+        }
+        let mut out = vec![(0, self.next - 1)];
+        for &(a, b) in self.open_gaps() {
+            out = out
+                .into_iter()
+                .flat_map(|(x, y)| {
+                    let mut v = Vec::with_capacity(2);
+                    if b < x || a > y {
+                        v.push((x, y));
+                    } else {
+                        if x < a {
+                            v.push((x, a - 1));
+                        }
+                        if b < y {
+                            v.push((b + 1, y));
+                        }
+                    }
+                    v
+                })
+                .collect();
+        }
+        out
+    }
+
     /// The sequence number expected next.
     pub fn next_seq(&self) -> u64 {
         self.next

@@ -151,6 +151,49 @@ impl DeviceState {
     }
 }
 
+/// The persistent part of a device's verifier state (see [`Verifier::export`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceSnapshot {
+    /// Device.
+    pub device: DeviceId,
+    /// Next expected sequence number.
+    pub next_seq: u64,
+    /// Hash of the last accepted record.
+    pub head: Digest,
+    /// Whether the chain start is known.
+    pub anchored: bool,
+    /// Open holes (inclusive ranges).
+    pub gaps: Vec<(u64, u64)>,
+    /// Current Alias key (text form).
+    pub alias: Option<String>,
+    /// Previous Alias key (text form), across a firmware update.
+    pub prev_alias: Option<String>,
+    /// Key id of the DeviceID key (hex).
+    pub device_key_kid: String,
+    /// Earliest notAfter of the certificate chain (Unix s).
+    pub cert_not_after_s: u64,
+    /// Last acceptance (ms).
+    pub last_arrival_ms: u64,
+    /// Silent deadline (ms).
+    pub deadline_ms: u64,
+    /// Issue time of the newest epoch seen (ms).
+    pub last_epoch_ms: u64,
+    /// Highest security version seen.
+    pub max_svn: u64,
+    /// Identity from the last boot.
+    pub identity: Option<DeviceIdentity>,
+    /// Subjects currently failing appraisal.
+    pub failing: Vec<String>,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Revoked.
+    pub revoked: bool,
+    /// Silent alert raised and not yet cleared.
+    pub silent: bool,
+    /// Why the device is condemned, if it is.
+    pub condemned: Option<String>,
+}
+
 /// How [`Verifier::prepare`] wants a record's signature checked.
 #[derive(Debug)]
 pub enum Prepared {
@@ -445,6 +488,131 @@ impl Verifier {
         let i = *self.by_id.get(device)?;
         let d = self.devices.get(i as usize)?;
         Some((d.chain.next_seq(), d.chain.head()))
+    }
+
+    /// Inclusive ranges of a device's sequence numbers accepted so far (what a receipt covers
+    /// once they are committed).
+    pub fn accepted_ranges(&self, device: &DeviceId) -> Vec<(u64, u64)> {
+        self.by_id
+            .get(device)
+            .and_then(|&i| self.devices.get(i as usize))
+            .map(|d| d.chain.accepted_ranges())
+            .unwrap_or_default()
+    }
+
+    /// The persistent part of a device's state.
+    pub fn export(&self, device: &DeviceId) -> Option<DeviceSnapshot> {
+        let d = self.devices.get(*self.by_id.get(device)? as usize)?;
+        let mut failing = Vec::new();
+        for (i, name) in self.subjects.items.iter().enumerate() {
+            if i < 64 && d.failing & (1u64 << i) != 0 {
+                failing.push(name.clone());
+            }
+        }
+        Some(DeviceSnapshot {
+            device: d.id,
+            next_seq: d.chain.next_seq(),
+            head: d.chain.head(),
+            anchored: d.chain.is_anchored(),
+            gaps: d.chain.open_gaps().to_vec(),
+            alias: d.alias.as_ref().map(VerifyingKey::to_text),
+            prev_alias: d
+                .cold
+                .as_ref()
+                .and_then(|c| c.prev_alias.as_ref())
+                .map(|(_, k)| k.to_text()),
+            device_key_kid: hex::encode(d.device_key_kid.0),
+            cert_not_after_s: d.cert_not_after_s,
+            last_arrival_ms: d.last_arrival_ms,
+            deadline_ms: d.deadline_ms,
+            last_epoch_ms: d.last_epoch_ms,
+            max_svn: d.max_svn,
+            identity: self.identities.get(d.identity).cloned(),
+            failing,
+            verdict: d.verdict,
+            revoked: d.flags & FLAG_REVOKED != 0,
+            silent: d.flags & FLAG_SILENT != 0,
+            condemned: d.cold.as_ref().and_then(|c| c.condemned.clone()),
+        })
+    }
+
+    /// Loads a device's persisted state (at startup, or after another instance changed it).
+    /// Replaces any state held for the device.
+    pub fn import(&mut self, s: DeviceSnapshot) -> Result<(), aq_evidence::KeyError> {
+        let alias = s
+            .alias
+            .as_deref()
+            .map(VerifyingKey::from_text)
+            .transpose()?;
+        let prev = s
+            .prev_alias
+            .as_deref()
+            .map(VerifyingKey::from_text)
+            .transpose()?;
+        let mut st = DeviceState::new(
+            s.device,
+            ChainState::restore(s.next_seq, s.head, s.anchored, s.gaps),
+        );
+        st.alias_kid = alias
+            .as_ref()
+            .map(VerifyingKey::key_id)
+            .unwrap_or(KeyId([0; 8]));
+        st.alias = alias;
+        if let Some(p) = prev {
+            st.cold().prev_alias = Some((p.key_id(), p));
+        }
+        let mut dk = [0u8; 8];
+        if let Ok(b) = hex::decode(&s.device_key_kid)
+            && b.len() == 8
+        {
+            dk.copy_from_slice(&b);
+        }
+        st.device_key_kid = KeyId(dk);
+        st.cert_not_after_s = s.cert_not_after_s;
+        st.last_arrival_ms = s.last_arrival_ms;
+        st.deadline_ms = s.deadline_ms;
+        st.last_epoch_ms = s.last_epoch_ms;
+        st.max_svn = s.max_svn;
+        if let Some(id) = &s.identity {
+            st.identity = self.identities.intern(id);
+            st.fw_ref = self
+                .pindex
+                .firmware
+                .get(&(
+                    id.vendor.clone(),
+                    id.model.clone(),
+                    id.firmware_version.clone(),
+                ))
+                .copied()
+                .unwrap_or(NONE32);
+        }
+        for f in &s.failing {
+            st.failing |= self.subject_bit(f);
+        }
+        st.verdict = s.verdict;
+        if s.revoked {
+            st.flags |= FLAG_REVOKED;
+        }
+        if s.silent {
+            st.flags |= FLAG_SILENT;
+        }
+        if let Some(c) = s.condemned {
+            st.flags |= FLAG_CONDEMNED;
+            st.cold().condemned = Some(c);
+        }
+        st.shrink_cold();
+        let deadline = st.deadline_ms;
+        let idx = match self.by_id.get(&s.device) {
+            Some(&i) => {
+                self.devices[i as usize] = st;
+                i
+            }
+            None => self.insert_device(st),
+        };
+        if deadline > 0 {
+            self.deadlines.push(Reverse((deadline, idx)));
+        }
+        Ok(())
     }
 
     /// Every known device id.

@@ -25,5 +25,8 @@ pub mod policy;
 pub use alert::{Alert, AlertKind, Severity};
 pub use appraisal::{Appraisal, Evidence, Verdict, appraise, dry_run};
 pub use chain::{ChainConfig, History, Link, NoHistory};
-pub use engine::{Accepted, Config, Disposition, Outcome, Prepared, Trust, Verifier};
+pub use engine::{
+    Accepted, Config, DeviceIdentity, DeviceSnapshot, Disposition, Outcome, Prepared, Trust,
+    VerdictChange, Verifier,
+};
 pub use policy::Policy;
