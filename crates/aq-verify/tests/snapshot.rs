@@ -47,8 +47,8 @@ fn restart_from_snapshots_continues_chains_keys_and_verdicts() {
     }
     w.verifier = fresh;
     w.alerts.clear();
-    for i in 0..3 {
-        assert_eq!(w.verifier.export(&w.devices[i].id()).unwrap(), snaps[i]);
+    for (d, snap) in w.devices.iter().zip(&snaps) {
+        assert_eq!(&w.verifier.export(&d.id()).unwrap(), snap);
     }
     assert_eq!(
         w.verifier.verdict(&w.devices[0].id(), w.now),
