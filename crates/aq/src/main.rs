@@ -23,12 +23,18 @@ struct Cli {
 enum Command {
     #[command(subcommand)]
     Record(cmd::record::RecordCmd),
+    #[command(subcommand)]
+    Ca(cmd::ca::CaCmd),
+    #[command(subcommand)]
+    Device(cmd::device::DeviceCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Record(c) => cmd::record::run(c),
+        Command::Ca(c) => cmd::ca::run(c),
+        Command::Device(c) => cmd::device::run(c),
     };
     match result {
         Ok(code) => code,

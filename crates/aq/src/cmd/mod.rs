@@ -1,3 +1,5 @@
 //! One module per command group.
 
+pub mod ca;
+pub mod device;
 pub mod record;
