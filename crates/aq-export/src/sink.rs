@@ -468,6 +468,11 @@ async fn run_webhook(
                     }
                     Err(e) => {
                         rt.fail(&e);
+                        // What went through before this event is delivered: say so now, not
+                        // after a receiver that may refuse for hours.
+                        if let Some(u) = delivered_upto {
+                            rt.ack(u).await;
+                        }
                         let transient = e.transient();
                         rt.metrics
                             .rejecting
