@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
         })
         .unwrap(),
     );
-    rt.block_on(async { ex.start() });
+    rt.block_on(async { ex.start() }).unwrap();
     let renderer = Renderer::new(&cfg, Some("aq-bench"));
     let endpoint = aq_export::sink::syslog_endpoint(&cfg).unwrap();
     let mut raw = rt.block_on(endpoint.connect()).unwrap();
@@ -174,7 +174,7 @@ fn bench(c: &mut Criterion) {
                 }
                 let target = lines.poll() + n;
                 let t0 = Instant::now();
-                rt.block_on(async { ex.start() });
+                rt.block_on(async { ex.start() }).unwrap();
                 lines.wait_for(target);
                 let dt = t0.elapsed();
                 drain_rates

@@ -6,6 +6,7 @@
 //! format, addresses present). Secrets never sit in the TOML text: a webhook names a file or an
 //! environment variable that holds its HMAC secret.
 
+use crate::EventType;
 use crate::queue::QueueConfig;
 use aq_verify::{AlertKind, Severity};
 use serde::{Deserialize, Serialize};
@@ -76,9 +77,9 @@ pub struct Filter {
     /// Only these zones (empty: all, including events without a zone).
     #[serde(default)]
     pub zones: Vec<String>,
-    /// Event types (default alert, verdict, operator).
+    /// Event types (default alert, verdict, operator; `telemetry` here or below).
     #[serde(default = "default_events")]
-    pub events: Vec<String>,
+    pub events: Vec<EventType>,
     /// Only these alert kinds (empty: all).
     #[serde(default)]
     pub alert_kinds: Vec<AlertKind>,
@@ -91,8 +92,8 @@ fn default_min_severity() -> Severity {
     Severity::Info
 }
 
-fn default_events() -> Vec<String> {
-    vec!["alert".into(), "verdict".into(), "operator".into()]
+fn default_events() -> Vec<EventType> {
+    vec![EventType::Alert, EventType::Verdict, EventType::Operator]
 }
 
 impl Default for Filter {
@@ -110,11 +111,10 @@ impl Default for Filter {
 impl Filter {
     /// Whether an event passes.
     pub fn accepts(&self, ev: &crate::ExportEvent) -> bool {
-        use crate::EventType;
         let type_ok = match ev.event_type {
-            EventType::Telemetry => self.telemetry,
             EventType::Test => true,
-            t => self.events.iter().any(|e| e == t.name()),
+            EventType::Telemetry => self.telemetry || self.events.contains(&EventType::Telemetry),
+            t => self.events.contains(&t),
         };
         let zone_ok = self.zones.is_empty()
             || ev
@@ -406,7 +406,7 @@ impl ExportConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EventType, ExportEvent};
+    use crate::ExportEvent;
 
     const EXAMPLE: &str = r#"
 queue_dir = "/var/lib/aq/export"
@@ -481,6 +481,11 @@ filter = { events = ["alert"], alert_kinds = ["fork", "rollback"] }
                 .to_string()
                 .contains("json")
         );
+        let typo = "queue_dir = \"/q\"\n[[sink]]\nname = \"s\"\ntype = \"syslog-tcp\"\naddress = \"h:1\"\nfilter = { events = [\"alerts\"] }\n";
+        assert!(matches!(
+            ExportConfig::from_toml_str(typo),
+            Err(ConfigError::Parse(_))
+        ));
         let dup = "queue_dir = \"/q\"\n[[sink]]\nname = \"s\"\ntype = \"syslog-tcp\"\naddress = \"h:1\"\n[[sink]]\nname = \"s\"\ntype = \"syslog-tcp\"\naddress = \"h:2\"\n";
         assert!(
             ExportConfig::from_toml_str(dup)

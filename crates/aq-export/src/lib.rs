@@ -54,7 +54,7 @@
 //! # async fn demo(cfg: aq_export::ExportConfig, alert: aq_verify::Alert) -> Result<(), Box<dyn std::error::Error>> {
 //! use aq_export::{Checkpoint, ExportEvent, Exporter};
 //! let exporter = std::sync::Arc::new(Exporter::open(&cfg)?); // opens and recovers every queue
-//! exporter.start();                                          // one delivery task per sink
+//! exporter.start()?;                                         // one delivery task per sink
 //! let ev = ExportEvent::from(&alert)
 //!     .with_zone("cell-1")
 //!     .with_log(1234, Some(Checkpoint::new(1235, &[0u8; 32])));
@@ -244,15 +244,19 @@ impl Exporter {
         })
     }
 
-    /// Spawns one delivery task per sink on the current tokio runtime. Call once.
-    pub fn start(&self) {
+    /// Spawns one delivery task per sink on the current tokio runtime (an error outside one).
+    /// Calling it again does nothing.
+    pub fn start(&self) -> Result<(), ExportError> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|e| ExportError::Task(format!("start needs a tokio runtime: {e}")))?;
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         if !tasks.is_empty() {
-            return;
+            return Ok(());
         }
         for s in &self.sinks {
-            tasks.push(tokio::spawn(sink::run(s.clone(), self.stop.subscribe())));
+            tasks.push(handle.spawn(sink::run(s.clone(), self.stop.subscribe())));
         }
+        Ok(())
     }
 
     /// Stops the delivery tasks, waiting at most `grace` for them.
@@ -555,4 +559,72 @@ pub async fn test_sink(
         event_id: ev.id,
         elapsed_ms: t0.elapsed().as_millis() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(dir: &std::path::Path) -> ExportConfig {
+        ExportConfig::from_toml_str(&format!(
+            "queue_dir = {:?}\n[[sink]]\nname = \"a\"\ntype = \"syslog-tcp\"\naddress = \"127.0.0.1:9\"\n\
+             filter = {{ min_severity = \"high\" }}\nqueue = {{ max_bytes = 65536, segment_bytes = 16384 }}\n\
+             [[sink]]\nname = \"b\"\ntype = \"syslog-tcp\"\naddress = \"127.0.0.1:9\"\n",
+            dir.display().to_string()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn start_outside_a_runtime_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let ex = Exporter::open(&cfg(d.path())).unwrap();
+        assert!(matches!(ex.start(), Err(ExportError::Task(_))));
+    }
+
+    #[test]
+    fn publish_filters_and_refuses_when_full_without_dropping_elsewhere() {
+        let d = tempfile::tempdir().unwrap();
+        let ex = Exporter::open(&cfg(d.path())).unwrap();
+        let low = ExportEvent::new(EventType::Alert, 1, aq_verify::Severity::Low, "low");
+        let p = ex.publish(&low).unwrap();
+        assert_eq!(
+            (p.queued, p.filtered),
+            (vec!["b".to_string()], vec!["a".to_string()])
+        );
+        let big = ExportEvent::new(
+            EventType::Alert,
+            2,
+            aq_verify::Severity::High,
+            "x".repeat(20_000),
+        );
+        let mut refused = None;
+        for _ in 0..10 {
+            if let Err(e) = ex.publish(&big) {
+                refused = Some(e);
+                break;
+            }
+        }
+        let e = refused.expect("sink a has a 64 KiB bound");
+        assert_eq!(e.refused.len(), 1);
+        assert_eq!(e.refused[0].0, "a");
+        assert!(matches!(e.refused[0].1, QueueError::Full { .. }));
+        assert_eq!(e.published.queued, vec!["b".to_string()]);
+        assert!(e.to_string().contains("\"a\""), "{e}");
+        let c = ex.conditions();
+        assert!(
+            c.iter()
+                .any(|c| matches!(c, Condition::NearFull { sink, .. } if sink == "a")),
+            "{c:?}"
+        );
+        let m = ex.render_prometheus();
+        assert!(
+            m.contains("aq_export_queue_near_full{sink=\"a\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("aq_export_events_refused_total{sink=\"a\"} 1\n"),
+            "{m}"
+        );
+    }
 }

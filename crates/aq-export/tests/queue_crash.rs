@@ -82,7 +82,7 @@ fn child(mode: &str, dir: &str, port: u16, start: u64) -> ! {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ex = Arc::new(open_retrying(&config(dir, port)));
     rt.block_on(async {
-        ex.start();
+        ex.start().unwrap();
         let mut out = std::io::stdout().lock();
         if mode == "drain" {
             let t0 = Instant::now();

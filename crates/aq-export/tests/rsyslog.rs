@@ -108,7 +108,7 @@ fn tcp_octet_counted_every_event_in_order_with_structured_data() {
     let rt = rt();
     let n = 500u64;
     rt.block_on(async {
-        ex.start();
+        ex.start().unwrap();
         for chunk in (0..n).collect::<Vec<_>>().chunks(37) {
             ex.publish_async(chunk.iter().map(|i| event(*i)).collect())
                 .await
@@ -230,7 +230,7 @@ fn tls_with_client_certificates_and_the_test_command() {
     let ex = exporter(dir.path(), vec![good]);
     let n = 300u64;
     rt.block_on(async {
-        ex.start();
+        ex.start().unwrap();
         for i in 0..n {
             ex.publish_async(vec![event(i)]).await.unwrap();
         }
@@ -276,7 +276,7 @@ fn receiver_stopped_mid_stream_loses_nothing_and_keeps_order() {
         )],
     );
     let rt = rt();
-    rt.block_on(async { ex.start() });
+    rt.block_on(async { ex.start() }).unwrap();
     let n = 1500u64;
     let producer = {
         let ex = ex.clone();
@@ -356,7 +356,7 @@ fn cef_and_ocsf_over_syslog() {
     let rt = rt();
     let n = 50u64;
     rt.block_on(async {
-        ex.start();
+        ex.start().unwrap();
         ex.publish_async((0..n).map(event).collect()).await.unwrap();
     });
     assert!(wait_until(Duration::from_secs(30), || drained(&ex)));

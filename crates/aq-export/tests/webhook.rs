@@ -153,7 +153,7 @@ fn retries_through_503s_then_delivers_signed_events_in_order() {
         let ex = Arc::new(Exporter::open(&cfg).unwrap());
         let n = 20u64;
         rt.block_on(async {
-            ex.start();
+            ex.start().unwrap();
             ex.publish_async((0..n).map(event).collect()).await.unwrap();
         });
         assert!(wait_until(Duration::from_secs(20), || ex.status()[0]
@@ -213,7 +213,7 @@ fn rejection_is_surfaced_blocks_in_order_and_skip_dead_letters() {
     };
     let ex = Arc::new(Exporter::open(&cfg).unwrap());
     rt.block_on(async {
-        ex.start();
+        ex.start().unwrap();
         ex.publish_async((0..3).map(event).collect()).await.unwrap();
     });
     assert!(wait_until(Duration::from_secs(10), || {
