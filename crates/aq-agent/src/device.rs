@@ -277,6 +277,14 @@ impl SimDevice {
         self.booted = None;
     }
 
+    /// The current TLS identity: (Alias certificate, IDevID/LDevID) and the Alias key. `None`
+    /// before boot. The key lives only in memory, re-derived at every boot.
+    pub fn tls_identity(&self) -> Option<(Vec<Vec<u8>>, SigningKey)> {
+        self.booted
+            .as_ref()
+            .map(|b| (b.certs.clone(), b.key.clone()))
+    }
+
     /// True once booted.
     pub fn is_booted(&self) -> bool {
         self.booted.is_some()

@@ -3,7 +3,13 @@
 //! * [`device`]: a simulated device — PUF-rooted identity, what it runs (firmware, control logic,
 //!   configuration, SBOM), and the signed, chained records it emits. Pure: time and randomness
 //!   come in as arguments, so the same seed gives the same fleet.
+//! * [`spool`]: the durable journal of unacknowledged records and the chain head (fsync before
+//!   send; survives power loss).
+//! * [`transport`]: HTTPS with mutual TLS to `aq serve`, verifying receipts and epoch markers
+//!   against the pinned verifier key.
 
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod spool;
+pub mod transport;

@@ -1608,7 +1608,17 @@ impl Verifier {
         recs.into_iter()
             .zip(prepared)
             .zip(ok)
-            .map(|((r, p), ok)| self.apply(r, p, ok, now_ms, history))
+            .map(|((r, p), ok)| {
+                // An earlier record of this batch may have introduced the key.
+                let (p, ok) = if matches!(p, Prepared::AwaitKey) {
+                    let p2 = self.prepare(&r, now_ms);
+                    let ok2 = p2.key().is_some_and(|k| r.verify(k).is_ok());
+                    (p2, ok2)
+                } else {
+                    (p, ok)
+                };
+                self.apply(r, p, ok, now_ms, history)
+            })
             .collect()
     }
 
