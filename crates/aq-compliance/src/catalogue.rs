@@ -477,21 +477,27 @@ pub struct NistControl {
 
 /// The framework a mapping points to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum TargetFramework {
     /// NIST Cybersecurity Framework 1.1 subcategories.
+    #[serde(rename = "nist-csf-1.1")]
     NistCsf11,
     /// NIST SP 800-53 Rev.4 controls.
+    #[serde(rename = "nist-sp-800-53r4")]
     NistSp80053Rev4,
     /// NIST SP 800-53 Rev.5 controls.
+    #[serde(rename = "nist-sp-800-53r5")]
     NistSp80053Rev5,
     /// SP 800-53 Rev.5 controls of the SP 800-82 Rev.3 OT overlay.
+    #[serde(rename = "nist-sp-800-82r3")]
     NistSp80082Rev3,
     /// Secure Controls Framework 2026.1.
+    #[serde(rename = "scf-2026.1")]
     Scf,
     /// NIS2 Directive articles.
+    #[serde(rename = "nis2")]
     Nis2,
     /// NERC CIP requirements.
+    #[serde(rename = "nerc-cip")]
     NercCip,
 }
 
