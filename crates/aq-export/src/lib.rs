@@ -79,6 +79,9 @@
 //! * Syslog over TCP has no acknowledgements: bytes count as delivered after sitting
 //!   `settle_ms` on a connection the receiver has not closed. A receiver that reads bytes and
 //!   then loses them (its own crash) cannot be detected by any TCP syslog sender.
+//! * TLS uses rustls (ring provider) with TLS 1.2 and 1.3 ECDHE suites only, as RFC 9662
+//!   requires of RFC 5425 senders today; the old RFC 5425 mandatory RSA key-exchange CBC suite
+//!   is not offered.
 //! * A full queue refuses new events with [`PublishError`] naming the sink; nothing is
 //!   dropped silently. [`Exporter::conditions`] reports queues past their warning ratio.
 

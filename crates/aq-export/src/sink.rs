@@ -241,15 +241,25 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-/// Runs a sink until `stop` turns true.
-pub async fn run(rt: Arc<SinkRuntime>, stop: watch::Receiver<bool>) {
-    let r = match rt.cfg.kind {
-        SinkKind::SyslogTcp | SinkKind::SyslogTls => run_syslog(rt.clone(), stop).await,
-        SinkKind::Webhook => run_webhook(rt.clone(), stop).await,
-    };
-    if let Err(e) = r {
-        rt.fail(&e);
-        tracing::error!(sink = %rt.cfg.name, error = %e, "export sink stopped");
+/// Runs a sink until `stop` turns true. A setup failure (TLS files or the secret unreadable
+/// since startup) is reported and retried at the longest backoff, never left to stall quietly.
+pub async fn run(rt: Arc<SinkRuntime>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let r = match rt.cfg.kind {
+            SinkKind::SyslogTcp | SinkKind::SyslogTls => run_syslog(rt.clone(), stop.clone()).await,
+            SinkKind::Webhook => run_webhook(rt.clone(), stop.clone()).await,
+        };
+        match r {
+            Ok(()) => return,
+            Err(e) => {
+                rt.fail(&e);
+                tracing::error!(sink = %rt.cfg.name, error = %e, "export sink setup failed; retrying");
+                let d = Duration::from_millis(rt.cfg.timing.backoff_max_ms);
+                if *stop.borrow() || sleep_or_stop(d, &mut stop).await {
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -388,3 +388,70 @@ fn cef_and_ocsf_over_syslog() {
     assert_eq!(check_complete_in_order(&cef_ids, n), 0);
     assert_eq!(check_complete_in_order(&ocsf_ids, n), 0);
 }
+
+#[test]
+fn frozen_receiver_backs_up_to_disk_then_catches_up_in_order() {
+    let Some(bin) = common::rsyslogd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rs = Rsyslog::start(&bin, dir.path(), Tls::None, None);
+    let ex = exporter(
+        dir.path(),
+        vec![sink(
+            "slow",
+            SinkKind::SyslogTcp,
+            rs.port,
+            Format::Rfc5424,
+            TlsConfig::default(),
+        )],
+    );
+    let rt = rt();
+    rt.block_on(async { ex.start() }).unwrap();
+    let n = 30_000u64;
+    rt.block_on(ex.publish_async((0..1000).map(event).collect()))
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(20), || ex.status()[0]
+        .queue
+        .acked
+        > 0));
+    // SIGSTOP: the receiver keeps its connection but reads nothing (a slow or hung SIEM).
+    let pid = rs.pid();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for chunk in (1000..n).collect::<Vec<_>>().chunks(500) {
+        rt.block_on(ex.publish_async(chunk.iter().map(|i| event(*i)).collect()))
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let frozen = ex.status()[0].queue.clone();
+    assert!(
+        frozen.pending > 10_000,
+        "events wait on disk while the receiver is frozen: {frozen:?}"
+    );
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || drained(&ex)),
+        "{:?}",
+        ex.status()
+    );
+    rt.block_on(ex.shutdown(Duration::from_secs(3)));
+    rs.stop();
+    let lines = rs.lines();
+    let dups = check_complete_in_order(&ids(&lines), n);
+    println!(
+        "frozen receiver: {n} events, {} pending at most seen, {dups} duplicates",
+        frozen.pending
+    );
+}

@@ -213,6 +213,11 @@ impl Rsyslog {
         }
     }
 
+    /// The running rsyslogd's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap()
+    }
+
     /// Stops rsyslogd with SIGTERM (it writes out what it has read) and waits for it.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
