@@ -27,6 +27,8 @@ enum Command {
     Ca(cmd::ca::CaCmd),
     #[command(subcommand)]
     Device(cmd::device::DeviceCmd),
+    /// Run the collector/verifier service (or `--init` a data directory).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Record(c) => cmd::record::run(c),
         Command::Ca(c) => cmd::ca::run(c),
         Command::Device(c) => cmd::device::run(c),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,3 +3,4 @@
 pub mod ca;
 pub mod device;
 pub mod record;
+pub mod serve;
