@@ -5,7 +5,7 @@
 //! variable named in its help.
 
 use anyhow::{Context, Result};
-use aq_server::config::{MqttConfig, ServerConfig};
+use aq_server::config::ServerConfig;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,7 +80,7 @@ pub fn merge(mut cfg: ServerConfig, a: &ServeArgs) -> ServerConfig {
         cfg.mqtt = Some(m);
     }
     if let Some(v) = &a.mqtt_group {
-        let mut m = cfg.mqtt.take().unwrap_or_else(MqttConfig::default);
+        let mut m = cfg.mqtt.take().unwrap_or_default();
         m.share_group = v.clone();
         cfg.mqtt = Some(m);
     }
