@@ -999,6 +999,7 @@ fn judge(check: Check, ctx: &Ctx<'_>, devs: &[&Dev<'_>], sl: SecurityLevel) -> J
         Check::IntegrityNotification => {
             let n = &ctx.log.notification;
             let mut refs = Refs::new(ctx.policy.max_evidence_refs);
+            config_ref(&mut refs, ctx.log);
             let f1 = bound_figure(
                 "alert_sinks",
                 "alert sinks configured (syslog, SIEM, webhook)".into(),
@@ -1318,7 +1319,8 @@ fn judge(check: Check, ctx: &Ctx<'_>, devs: &[&Dev<'_>], sl: SecurityLevel) -> J
             )
         }
         Check::AuditCapacityWarning => {
-            let refs = Refs::new(ctx.policy.max_evidence_refs);
+            let mut refs = Refs::new(ctx.policy.max_evidence_refs);
+            config_ref(&mut refs, ctx.log);
             let c = ctx.log.capacity;
             let threshold = c.and_then(|c| c.warning_threshold_bp);
             let mut figures = vec![flag_figure(
@@ -1354,7 +1356,8 @@ fn judge(check: Check, ctx: &Ctx<'_>, devs: &[&Dev<'_>], sl: SecurityLevel) -> J
             done(figures, why, "Site-wide.", refs, full)
         }
         Check::AuditFailureResponse => {
-            let refs = Refs::new(ctx.policy.max_evidence_refs);
+            let mut refs = Refs::new(ctx.policy.max_evidence_refs);
+            config_ref(&mut refs, ctx.log);
             let a = ctx.log.audit_failure;
             let outcome = match a.action {
                 AuditFailureAction::SpoolAndAlert | AuditFailureAction::StopIngestAndAlert => {
@@ -1539,6 +1542,17 @@ fn audit_log_access(
         refs,
         ctx.window,
     )
+}
+
+fn config_ref(refs: &mut Refs, log: &LogFacts) {
+    if let Some(r) = log.config_evidence {
+        refs.push(
+            Role::Supports,
+            None,
+            Some(r),
+            "operator action that set the current audit configuration".into(),
+        );
+    }
 }
 
 fn alert_text(d: DeviceId, a: &OpenAlert) -> String {

@@ -558,6 +558,10 @@ pub struct LogFacts {
     /// Alert delivery.
     #[serde(default)]
     pub notification: NotificationFacts,
+    /// The log entry of the operator action that set the current audit configuration (failure
+    /// response, capacity warning, alert sinks), if any.
+    #[serde(default)]
+    pub config_evidence: Option<LogRef>,
 }
 
 /// Facts for one zone.

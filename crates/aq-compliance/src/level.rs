@@ -181,6 +181,35 @@ impl SlVector {
     }
 }
 
+impl std::str::FromStr for SlVector {
+    type Err = String;
+    /// Parses `2,2,3,1,2,2,2` (seven levels, FR 1 to FR 7).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v: Vec<u8> = s
+            .split(',')
+            .map(|x| x.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("`{s}` is not seven comma-separated levels"))?;
+        let a: [u8; 7] = v
+            .try_into()
+            .map_err(|_| format!("`{s}` does not have seven levels (FR 1..FR 7)"))?;
+        SlVector::from_numbers(a).ok_or_else(|| format!("`{s}`: every level must be 1..4"))
+    }
+}
+
+impl std::str::FromStr for SecurityLevel {
+    type Err = String;
+    /// Parses `1`..`4` (or `SL1`..`SL4`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let t = t.strip_prefix("SL").unwrap_or(t).trim();
+        t.parse::<u8>()
+            .ok()
+            .and_then(SecurityLevel::new)
+            .ok_or_else(|| format!("`{s}` is not a security level 1..4"))
+    }
+}
+
 impl fmt::Display for SlVector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("(")?;
@@ -221,6 +250,22 @@ mod tests {
         assert_eq!(Fr::parse("FR 10"), None);
         assert_eq!(Fr::Ra.abbr(), "RA");
         assert_eq!(Fr::from_number(0), None);
+    }
+
+    #[test]
+    fn command_line_forms() {
+        assert_eq!(
+            "2,2,3,1,2,2,2"
+                .parse::<SlVector>()
+                .unwrap()
+                .get(Fr::Si)
+                .get(),
+            3
+        );
+        assert!("2,2,3".parse::<SlVector>().is_err());
+        assert!("2,2,3,1,2,2,5".parse::<SlVector>().is_err());
+        assert_eq!("SL3".parse::<SecurityLevel>().unwrap(), SecurityLevel::SL3);
+        assert!("0".parse::<SecurityLevel>().is_err());
     }
 
     #[test]

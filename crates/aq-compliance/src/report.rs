@@ -512,6 +512,20 @@ impl ZoneReport {
         Ok(Digest::of(self.to_canonical_json()?.as_bytes()))
     }
 
+    /// Every log index the report references (for the inclusion proofs of an evidence bundle).
+    pub fn log_indexes(&self) -> std::collections::BTreeSet<u64> {
+        self.results()
+            .flat_map(|r| r.evidence.iter().filter_map(|e| e.log_index))
+            .collect()
+    }
+
+    /// Every checkpoint size the report references (for consistency proofs).
+    pub fn checkpoint_sizes(&self) -> std::collections::BTreeSet<u64> {
+        self.results()
+            .flat_map(|r| r.evidence.iter().filter_map(|e| e.checkpoint_size))
+            .collect()
+    }
+
     /// Pretty JSON for people and tools.
     pub fn to_json_pretty(&self) -> Result<String, CanonicalError> {
         serde_json::to_string_pretty(self).map_err(|e| CanonicalError::Serialize(e.to_string()))
@@ -573,6 +587,19 @@ impl SiteReport {
     /// SHA-256 of the canonical JSON text.
     pub fn canonical_digest(&self) -> Result<Digest, CanonicalError> {
         Ok(Digest::of(self.to_canonical_json()?.as_bytes()))
+    }
+
+    /// Every log index the report references, over all zones.
+    pub fn log_indexes(&self) -> std::collections::BTreeSet<u64> {
+        self.zones.iter().flat_map(|z| z.log_indexes()).collect()
+    }
+
+    /// Every checkpoint size the report references, over all zones.
+    pub fn checkpoint_sizes(&self) -> std::collections::BTreeSet<u64> {
+        self.zones
+            .iter()
+            .flat_map(|z| z.checkpoint_sizes())
+            .collect()
     }
 
     /// Pretty JSON.

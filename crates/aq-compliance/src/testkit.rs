@@ -141,6 +141,10 @@ pub fn healthy_log(w: Window) -> LogFacts {
             integrity_alerts_in_window: 0,
             integrity_alerts_delivered: 0,
         },
+        config_evidence: Some(LogRef {
+            log_index: 7,
+            record_hash: None,
+        }),
     }
 }
 

@@ -453,6 +453,92 @@ pub struct Flow {
     pub direction: Direction,
 }
 
+impl Direction {
+    /// The name used in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::FromTo => "from-to",
+            Direction::ToFrom => "to-from",
+            Direction::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for Direction {
+    type Err = ZoneError;
+    fn from_str(s: &str) -> Result<Self, ZoneError> {
+        match s {
+            "from-to" => Ok(Direction::FromTo),
+            "to-from" => Ok(Direction::ToFrom),
+            "both" => Ok(Direction::Both),
+            _ => Err(ZoneError::Json(format!(
+                "direction `{}` is not from-to, to-from or both",
+                s.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for ConsequenceClass {
+    type Err = ZoneError;
+    fn from_str(s: &str) -> Result<Self, ZoneError> {
+        match s {
+            "safety" => Ok(ConsequenceClass::Safety),
+            "environmental" => Ok(ConsequenceClass::Environmental),
+            "operational" => Ok(ConsequenceClass::Operational),
+            _ => Err(ZoneError::Json(format!(
+                "consequence `{}` is not safety, environmental or operational",
+                s.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+}
+
+impl Flow {
+    /// Parses the command-line form `protocol[:ports][:direction]`, e.g. `modbus-tcp:502:from-to`,
+    /// `dnp3:20000-20010:both`, `icmp:both`, `opc-ua:4840` (direction defaults to `from-to`).
+    /// The result is checked like any flow when the conduit is applied.
+    pub fn parse(s: &str) -> Result<Flow, ZoneError> {
+        let bad = |why: &str| ZoneError::BadFlow {
+            conduit: String::new(),
+            index: 0,
+            reason: format!("`{}`: {why}", s.chars().take(64).collect::<String>()),
+        };
+        let mut parts = s.split(':');
+        let protocol = parts.next().unwrap_or_default().to_string();
+        let mut ports = None;
+        let mut direction = None;
+        for p in parts {
+            if let Ok(d) = p.parse::<Direction>() {
+                if direction.replace(d).is_some() {
+                    return Err(bad("direction given twice"));
+                }
+            } else if let Some(r) = PortRange::parse(p) {
+                if ports.replace(r).is_some() {
+                    return Err(bad("ports given twice"));
+                }
+            } else {
+                return Err(bad("expected protocol[:ports][:direction]"));
+            }
+        }
+        Ok(Flow {
+            protocol,
+            ports,
+            direction: direction.unwrap_or(Direction::FromTo),
+        })
+    }
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.protocol)?;
+        if let Some(p) = self.ports {
+            write!(f, ":{p}")?;
+        }
+        write!(f, ":{}", self.direction.name())
+    }
+}
+
 /// A conduit: the allowed flows between two zones.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ConduitRaw")]
@@ -1244,6 +1330,24 @@ mod tests {
             ZoneChange::from_canonical_json(upper.as_bytes()),
             Err(ZoneError::NotCanonical)
         );
+    }
+
+    #[test]
+    fn command_line_forms() {
+        let f = Flow::parse("dnp3:20000-20010:both").unwrap();
+        assert_eq!(f.ports.map(|p| (p.first, p.last)), Some((20000, 20010)));
+        assert_eq!(f.direction, Direction::Both);
+        assert_eq!(Flow::parse(&f.to_string()).unwrap(), f);
+        let f = Flow::parse("opc-ua:4840").unwrap();
+        assert_eq!(f.direction, Direction::FromTo);
+        assert_eq!(Flow::parse("icmp:both").unwrap().ports, None);
+        assert!(Flow::parse("modbus-tcp:502:503").is_err());
+        assert!(Flow::parse("modbus-tcp:70000").is_err());
+        assert_eq!(
+            "safety".parse::<ConsequenceClass>().unwrap(),
+            ConsequenceClass::Safety
+        );
+        assert!("Safety".parse::<ConsequenceClass>().is_err());
     }
 
     #[test]

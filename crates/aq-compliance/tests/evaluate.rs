@@ -94,6 +94,8 @@ fn one_tampered_device_flips_sr_3_4_and_names_the_alert() {
     assert_eq!(e.device, Some(victim));
     assert_eq!(e.hash, Some(Digest::of(b"tampered boot record")));
     assert!(e.note.contains("integrity"));
+    // The bundle will carry an inclusion proof for the alert's log entry.
+    assert!(r.log_indexes().contains(&987_654));
     // The device is on the attention list and the roll-up of FR 3 now stops below SL 2.
     assert!(r.attention.iter().any(|a| a.device == victim));
     let fr3 = &r.rollup.system[2];
