@@ -272,7 +272,7 @@ fn rollup_table(o: &mut String, title: &str, rows: &[FrRollup]) {
     o.push_str("</table>");
 }
 
-fn results_table(o: &mut String, results: &[&RequirementResult]) {
+fn results_table(o: &mut String, zone: &str, results: &[&RequirementResult]) {
     o.push_str("<table><tr><th>requirement</th><th>what it asks</th><th>SL</th><th>status</th><th>figures</th><th>why</th><th>evidence</th></tr>");
     for r in results {
         let mut figs = String::new();
@@ -292,7 +292,7 @@ fn results_table(o: &mut String, results: &[&RequirementResult]) {
         let _ = write!(
             o,
             "<tr class=\"zebra\" id=\"{}\"><td><b>{}</b><br><span class=\"note\">{}</span></td><td>{}{}</td><td>from SL {}<br>target SL {}</td><td>{}<div class=\"note\">{}</div></td><td>{}</td><td>{}{}</td><td>{}{}</td></tr>",
-            escape(&anchor(&r.id)),
+            escape(&anchor(zone, &r.id)),
             escape(&r.id),
             escape(r.standard.name()),
             escape(&r.title),
@@ -317,8 +317,9 @@ fn results_table(o: &mut String, results: &[&RequirementResult]) {
     o.push_str("</table>");
 }
 
-fn anchor(id: &str) -> String {
-    id.replace(' ', "-").to_lowercase()
+/// A page-unique element id for requirement `id` of `zone`.
+fn anchor(zone: &str, id: &str) -> String {
+    format!("{zone}-{}", id.replace(' ', "-").to_lowercase())
 }
 
 fn procedural_table(o: &mut String, results: &[&RequirementResult]) {
@@ -340,7 +341,7 @@ fn procedural_table(o: &mut String, results: &[&RequirementResult]) {
     o.push_str("</table>");
 }
 
-fn cross_section(o: &mut String, v: &CrossRegimeView) {
+fn cross_section(o: &mut String, zone: &str, v: &CrossRegimeView) {
     for g in &v.regimes {
         let _ = write!(o, "<h3>{}</h3>", escape(&g.name));
         for n in &g.notes {
@@ -372,7 +373,7 @@ fn cross_section(o: &mut String, v: &CrossRegimeView) {
                 escape(l.framework.name()),
                 escape(&l.target_id),
                 escape(l.target_title.as_deref().unwrap_or("")),
-                escape(&anchor(&l.requirement)),
+                escape(&anchor(zone, &l.requirement)),
                 escape(&l.requirement),
                 badge(l.status),
                 escape(l.basis.name()),
@@ -531,10 +532,10 @@ fn zone_body(o: &mut String, r: &ZoneReport, h: &str, digest: Option<String>) {
         .iter()
         .partition(|x| x.status != Status::Procedural);
     o.push_str("<h3>Evidenced from live data: IEC 62443-3-3 system requirements</h3>");
-    results_table(o, &ev_sys);
+    results_table(o, &z.id, &ev_sys);
     if !ev_cmp.is_empty() {
         o.push_str("<h3>Evidenced from live data: IEC 62443-4-2 component requirements</h3>");
-        results_table(o, &ev_cmp);
+        results_table(o, &z.id, &ev_cmp);
     }
     if !r.attention.is_empty() {
         let _ = write!(
@@ -567,7 +568,7 @@ fn zone_body(o: &mut String, r: &ZoneReport, h: &str, digest: Option<String>) {
     proc_all.extend(pr_cmp);
     procedural_table(o, &proc_all);
     o.push_str("<h3>The same evidence in other regimes</h3>");
-    cross_section(o, &r.cross_regime);
+    cross_section(o, &z.id, &r.cross_regime);
     if !z.conduits.is_empty() {
         o.push_str("<h3>Conduits</h3><table><tr><th>conduit</th><th>zones</th><th>allowed flows</th><th>description</th></tr>");
         for c in &z.conduits {

@@ -91,11 +91,21 @@ fn data_is_escaped() {
 
 #[test]
 fn site_page_lists_every_zone() {
-    let (m, f) = healthy_zone("cell-1", SecurityLevel::SL3, 3).unwrap();
+    let (mut m, f) = healthy_zone("cell-1", SecurityLevel::SL3, 3).unwrap();
+    let z2 = aq_compliance::testkit::zone("cell-2", SecurityLevel::SL2, ConsequenceClass::Safety)
+        .unwrap();
+    m.apply(&ZoneChange::CreateZone { zone: z2 }).unwrap();
+    m.apply(&ZoneChange::AssignDevice {
+        device: aq_compliance::testkit::device_id(50),
+        zone: ZoneId::new("cell-2").unwrap(),
+    })
+    .unwrap();
+    let mut devices = f.devices.clone();
+    devices.push(aq_compliance::testkit::healthy_device(50, f.window));
     let site = SiteFacts {
         window: f.window,
         log: healthy_log(f.window),
-        devices: f.devices.clone(),
+        devices,
     };
     let r = evaluate_site(
         Catalogue::builtin().unwrap(),
@@ -106,6 +116,18 @@ fn site_page_lists_every_zone() {
     .unwrap();
     let html = r.to_html();
     assert!(html.contains("id=\"zone-cell-1\""));
+    assert!(html.contains("id=\"zone-cell-2\""));
+    // Element ids are unique on the page (links from the cross-regime tables land in the zone).
+    let mut ids: Vec<&str> = html
+        .split("id=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate element ids");
+    assert!(html.contains("href=\"#cell-1-sr-3.4\"") || html.contains("href=\"#cell-1-cr-"));
     assert!(html.contains("Zones at a glance"));
     assert!(html.contains(&r.canonical_digest().unwrap().to_hex()));
     assert!(!html.to_lowercase().contains("<script"));
