@@ -5,11 +5,15 @@
 //!   come in as arguments, so the same seed gives the same fleet.
 //! * [`spool`]: the durable journal of unacknowledged records and the chain head (fsync before
 //!   send; survives power loss).
+//! * [`agent`]: the device runtime: seal → spool (fsync) → send → receipt → drop.
+//! * [`sim`]: fleet files and deterministic fleet construction (`fleets/demo.toml`).
 //! * [`transport`]: HTTPS with mutual TLS to `aq serve`, verifying receipts and epoch markers
 //!   against the pinned verifier key.
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod device;
+pub mod sim;
 pub mod spool;
 pub mod transport;

@@ -233,6 +233,12 @@ pub const ROUTES: &[(&str, &str, Access, &str)] = &[
         "Activate a policy version (logged)",
     ),
     (
+        "POST",
+        "/v1/trust/reload",
+        Access::Token(Role::Admin),
+        "Reload trust anchors and CRLs from the data directory; revoke devices whose certificates are now revoked (logged)",
+    ),
+    (
         "GET",
         "/v1/vendor-keys",
         Access::Token(Role::Viewer),
@@ -522,6 +528,21 @@ async fn submit_records(
             ));
         }
     }
+    if !malformed.is_empty() {
+        // Bytes that fail strict decoding on an authenticated channel: damaged or tampered in
+        // transit. The alert is logged through the pipeline like any other.
+        let alert = aq_verify::Alert::new(
+            aq_verify::AlertKind::Malformed,
+            Some(peer),
+            now_ms(),
+            format!(
+                "{} item(s) failed strict decoding, first: {}",
+                malformed.len(),
+                malformed[0]["message"].as_str().unwrap_or_default()
+            ),
+        );
+        let _ = st.pipeline.submit(Job::Alert(Box::new(alert)));
+    }
     if recs.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -529,12 +550,7 @@ async fn submit_records(
             json!({"malformed": malformed}).to_string(),
         ));
     }
-    if recs.iter().all(|r| r.payload.device != peer) {
-        m.refused_identity.fetch_add(recs.len() as u64, Relaxed);
-        return Err(ApiError::forbidden(format!(
-            "this connection is authenticated as device {peer}; it cannot submit records for another device"
-        )));
-    }
+    let all_foreign = recs.iter().all(|r| r.payload.device != peer);
     if !take_tokens(&st, peer, recs.len()) {
         m.refused_rate.fetch_add(1, Relaxed);
         return Err(ApiError::new(
@@ -560,6 +576,12 @@ async fn submit_records(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage", e))?;
+    if all_foreign {
+        // Judged (and alerted on) by the pipeline, then refused as a whole.
+        return Err(ApiError::forbidden(format!(
+            "this connection is authenticated as device {peer}; it cannot submit records for another device"
+        )));
+    }
     let receipt = reply
         .receipts
         .iter()
@@ -600,7 +622,8 @@ async fn device_challenge(
     State(st): State<AppState>,
     axum::Extension(PeerDevice(peer)): axum::Extension<PeerDevice>,
 ) -> Response {
-    let c = st.core.challenges.lock().get(&peer).cloned();
+    // Delivered once: a device answers each challenge exactly once.
+    let c = st.core.challenges.lock().remove(&peer);
     match c {
         Some((nonce, exp)) if exp > now_ms() => {
             Json(json!({"nonce": hex::encode(nonce), "expires_ms": exp})).into_response()
@@ -654,6 +677,7 @@ pub fn api_router(st: AppState) -> Router {
         .route("/v1/policies/{version}", get(policy))
         .route("/v1/policies/{version}/dry-run", post(dry_run))
         .route("/v1/policies/{version}/activate", post(activate))
+        .route("/v1/trust/reload", post(reload_trust))
         .route("/v1/vendor-keys", get(vendor_keys))
         .route("/v1/vendor-keys/{vendor}", put(put_vendor_key))
         .route("/v1/tokens", get(tokens).post(create_token))
@@ -1042,6 +1066,7 @@ async fn device_records(
                 json!({
                     "seq": r.seq, "kind": r.kind.name(), "time_ms": r.time_ms, "received_ms": r.received_ms,
                     "log_index": r.log_index, "hash": r.hash.to_hex(), "stale": r.stale, "body": body,
+                    "bytes": base64::engine::general_purpose::STANDARD.encode(&r.bytes),
                 })
             })
             .collect();
@@ -1553,6 +1578,67 @@ async fn activate(
     )
     .await?;
     Ok(Json(json!({"version": version, "log_index": idx})))
+}
+
+async fn reload_trust(State(st): State<AppState>, a: Auth) -> ApiResult<Json<Value>> {
+    a.require(Role::Admin)?;
+    let core = st.core.clone();
+    let (trust, revoked) = blocking(move || {
+        let trust = crate::core::load_trust(&core.cfg.path("trust")).map_err(ApiError::internal)?;
+        let anchors: Vec<&[u8]> = trust.anchors.iter().map(Vec::as_slice).collect();
+        let crls: Vec<&[u8]> = trust.crls.iter().map(Vec::as_slice).collect();
+        let now_s = now_ms() / 1000;
+        // A device whose certificate chain is now refused as revoked or expired is revoked.
+        let mut revoked = Vec::new();
+        for row in core.store.devices()? {
+            let Some(boot) = core
+                .store
+                .latest_of_kind(&row.device, aq_evidence::Kind::Boot)?
+            else {
+                continue;
+            };
+            let Ok(rec) = aq_evidence::Record::decode(&boot.bytes) else {
+                continue;
+            };
+            if let aq_evidence::Body::Boot(b) = &rec.payload.body
+                && b.cert_chain.len() >= 2
+                && let Err(e) = aq_identity::verify::verify_chain(
+                    &b.cert_chain[0],
+                    &b.cert_chain[1],
+                    &anchors,
+                    &crls,
+                    now_s,
+                )
+                && matches!(
+                    e,
+                    aq_identity::verify::ChainError::Revoked { .. }
+                        | aq_identity::verify::ChainError::Expired { .. }
+                )
+            {
+                revoked.push((row.device, e.to_string()));
+            }
+        }
+        Ok((trust, revoked))
+    })
+    .await?;
+    *st.core.trust.write() = trust.clone();
+    let n = (trust.anchors.len(), trust.crls.len());
+    let idx = act(&st, &a, "trust.reload", json!({"anchors": n.0, "crls": n.1, "revoked": revoked.iter().map(|(d, why)| json!({"device": d.to_hex(), "why": why})).collect::<Vec<_>>()}), vec![], vec![], Effect::SetTrust(trust)).await?;
+    for (d, why) in &revoked {
+        act(
+            &st,
+            &a,
+            "device.revoke",
+            json!({"device": d.to_hex(), "why": why}),
+            vec![],
+            vec![],
+            Effect::Revoke(*d),
+        )
+        .await?;
+    }
+    Ok(Json(
+        json!({"log_index": idx, "anchors": n.0, "crls": n.1, "revoked": revoked.iter().map(|(d, _)| d.to_hex()).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn vendor_keys(State(st): State<AppState>, _a: Auth) -> ApiResult<Json<Value>> {

@@ -71,6 +71,8 @@ pub struct Metrics {
     pub refused_identity: AtomicU64,
     /// Alerts raised, by kind.
     pub alerts: [AtomicU64; 12],
+    /// Repeated refusals counted but not logged again.
+    pub alerts_suppressed: AtomicU64,
     /// Records waiting for the verifier.
     pub queue_records: AtomicU64,
     /// Commits.

@@ -116,6 +116,8 @@ pub enum Job {
     },
     /// Answers once everything submitted before it is durable.
     Flush(oneshot::Sender<()>),
+    /// An alert raised outside the verifier (e.g. undecodable bytes on a device channel).
+    Alert(Box<Alert>),
 }
 
 enum Reply {
@@ -220,6 +222,7 @@ struct VerifierThread {
     next_tick_ms: u64,
     epoch_counter: u64,
     epoch_ids: VecDeque<Vec<u8>>,
+    recent_alerts: HashMap<(DeviceId, aq_verify::AlertKind, String), u64>,
 }
 
 fn verifier_loop(
@@ -238,6 +241,7 @@ fn verifier_loop(
         next_tick_ms: 0,
         epoch_counter: now_ms(),
         epoch_ids: VecDeque::new(),
+        recent_alerts: HashMap::new(),
     };
     t.core
         .metrics
@@ -360,6 +364,13 @@ impl VerifierThread {
                     expires_ms,
                 } => self.v.issue_challenge(device, nonce, expires_ms),
                 Job::Flush(tx) => cj.replies.push(Reply::Flush(tx)),
+                Job::Alert(a) => {
+                    let out = Outcome {
+                        alerts: vec![*a],
+                        ..Outcome::default()
+                    };
+                    self.absorb(out, now, &mut cj, &mut touched);
+                }
             }
         }
         touched.sort();
@@ -383,6 +394,36 @@ impl VerifierThread {
             return None;
         }
         Some(cj)
+    }
+
+    /// Repeats of the same refusal for the same device within a minute are counted, not logged
+    /// again: an attacker replaying forged or revoked evidence must not flood the operators (or
+    /// the log). State changes (integrity, rollback, fork) already alert once per transition.
+    fn suppressed(&mut self, a: &Alert, now: u64) -> bool {
+        use aq_verify::AlertKind as K;
+        if !matches!(
+            a.kind,
+            K::Revoked | K::Forgery | K::UnknownDevice | K::Malformed
+        ) {
+            return false;
+        }
+        let Some(d) = a.device else { return false };
+        let key = (
+            d,
+            a.kind,
+            a.explanation.chars().take(40).collect::<String>(),
+        );
+        match self.recent_alerts.get(&key) {
+            Some(&t) if now.saturating_sub(t) < 60_000 => true,
+            _ => {
+                if self.recent_alerts.len() > 100_000 {
+                    self.recent_alerts
+                        .retain(|_, t| now.saturating_sub(*t) < 60_000);
+                }
+                self.recent_alerts.insert(key, now);
+                false
+            }
+        }
     }
 
     fn apply_effect(&mut self, effect: Effect, now: u64) -> Outcome {
@@ -465,6 +506,23 @@ impl VerifierThread {
             } else {
                 m.refused_identity.fetch_add(1, Relaxed);
                 m.records_rejected.fetch_add(1, Relaxed);
+                // A record of device B arriving on device A's authenticated channel: someone is
+                // splicing evidence. The record itself may be genuine; the path is not.
+                if let Origin::Device(chan) | Origin::Topic(chan) = origin {
+                    let alert = Alert::new(
+                        aq_verify::AlertKind::Forgery,
+                        Some(*chan),
+                        now,
+                        format!(
+                            "record of device {} (seq {}) spliced into the channel of device {}",
+                            dev, r.payload.seq, chan
+                        ),
+                    )
+                    .seqs([r.payload.seq])
+                    .records([r.hash()]);
+                    m.alert(alert.kind);
+                    cj.items.push(Item::Alert(Box::new(alert)));
+                }
                 results[i] = Some(RecordResult {
                     device: dev.to_hex(),
                     seq: r.payload.seq,
@@ -535,6 +593,10 @@ impl VerifierThread {
         }
         for a in out.alerts {
             m.alert(a.kind);
+            if self.suppressed(&a, now) {
+                m.alerts_suppressed.fetch_add(1, Relaxed);
+                continue;
+            }
             if let Some(d) = a.device
                 && self.v.export(&d).is_some()
             {

@@ -1466,6 +1466,11 @@ impl Verifier {
         mk: &dyn Fn(AlertKind, String) -> Alert,
         out: &mut Outcome,
     ) {
+        // A runtime measurement of the configuration is judged like a configuration record: an
+        // attacker who changes the configuration without announcing it is still caught.
+        if let Some((_, d)) = ms.iter().find(|(n, _)| n == "config") {
+            self.check_config(idx, *d, mk, out);
+        }
         if let Some(r) = self.fw_reference(&self.devices[idx as usize]).cloned() {
             for (name, got) in ms {
                 if let Some(want) = r.measurements.get(name) {

@@ -252,9 +252,13 @@ pub fn capture_golden(
         captured_ms: now_ms,
         operator: operator.into(),
     };
+    // Firmware references hold what the vendor ships: the boot layers. Everything else measured
+    // at boot (control logic) is the owner's and goes into the baseline below.
     let mut measurements = BTreeMap::new();
     for (name, d) in &e.boot {
-        measurements.insert(name.clone(), *d);
+        if name == "layer0" || name == "firmware" {
+            measurements.insert(name.clone(), *d);
+        }
     }
     let fw = FirmwareReference {
         vendor: e.vendor.clone(),
@@ -265,8 +269,19 @@ pub fn capture_golden(
         measurements,
         source: source.clone(),
     };
+    // The owner's baseline covers what the owner controls (control logic and the like). Firmware
+    // and boot layers are judged per release by the firmware reference, and the configuration by
+    // the baseline's `configs`: putting them here too would tie a model-wide baseline to one
+    // firmware release and flag every device on another approved release.
     let mut runtime: BTreeMap<String, BTreeSet<Digest>> = BTreeMap::new();
-    for (name, d) in &e.runtime {
+    for (name, d) in e.runtime.iter().chain(e.boot.iter()) {
+        if fw.measurements.contains_key(name)
+            || name == "firmware"
+            || name == "layer0"
+            || name == "config"
+        {
+            continue;
+        }
         runtime.entry(name.clone()).or_default().insert(*d);
     }
     let scope = if model_wide {

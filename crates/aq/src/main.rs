@@ -29,6 +29,8 @@ enum Command {
     Device(cmd::device::DeviceCmd),
     /// Run the collector/verifier service (or `--init` a data directory).
     Serve(cmd::serve::ServeArgs),
+    /// The main job: a simulated plant, every attack of the design, what aq caught and how fast.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Ca(c) => cmd::ca::run(c),
         Command::Device(c) => cmd::device::run(c),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(code) => code,
