@@ -3,8 +3,12 @@
 //! Two routers: the **device plane** (mutual TLS; the device id comes from the client
 //! certificate) and the **API** for operators, auditors and the dashboard (bearer tokens with
 //! roles; log endpoints are public so that anyone can audit). Every route, its method and the
-//! least role it needs are listed once in [`ROUTES`]; the OpenAPI description and the
-//! authorization tests are generated from that table, so they cannot drift from the code.
+//! least role it needs are listed once in a route table ([`ROUTES`] here, and one per feature
+//! module, all gathered by [`all_routes`]); the authorization middleware, the OpenAPI description
+//! and the authorization tests are driven by that table, so they cannot drift from the code.
+//!
+//! A feature module (advisories, compliance, dashboard, ...) contributes `pub const ROUTES` and
+//! `pub fn router(AppState) -> Router`; [`all_routes`] and [`api_router`] list each module once.
 
 use crate::auth::{self, Principal, Role, TokenRecord};
 use crate::core::{Core, now_ms, policy_key};
@@ -37,8 +41,16 @@ pub enum Access {
     Token(Role),
 }
 
-/// Every route: (method, path, access, summary).
-pub const ROUTES: &[(&str, &str, Access, &str)] = &[
+/// One route: (method, path, access, summary).
+pub type Route = (&'static str, &'static str, Access, &'static str);
+
+/// Every route of every module.
+pub fn all_routes() -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter()
+}
+
+/// The core routes: (method, path, access, summary).
+pub const ROUTES: &[Route] = &[
     (
         "POST",
         "/v1/records",
@@ -691,7 +703,7 @@ pub fn api_router(st: AppState) -> Router {
         .with_state(st)
 }
 
-/// Enforces [`ROUTES`]: finds the matched route's access rule and checks the bearer token and its
+/// Enforces the route table: finds the matched route's access rule and checks the bearer token and its
 /// role before any handler (or body parsing) runs.
 async fn authorize(
     State(st): State<AppState>,
@@ -704,8 +716,7 @@ async fn authorize(
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
     let method = req.method().as_str().to_string();
-    let access = ROUTES
-        .iter()
+    let access = all_routes()
         .find(|(m, p, _, _)| *m == method && *p == path)
         .map(|r| r.2);
     let need = match access {
@@ -754,10 +765,10 @@ async fn healthz(State(st): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// The OpenAPI 3.1 description, generated from [`ROUTES`].
+/// The OpenAPI 3.1 description, generated from [`all_routes`].
 pub fn openapi_doc() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, access, summary) in ROUTES {
+    for (method, path, access, summary) in all_routes() {
         let security = match access {
             Access::Public => json!([]),
             Access::Device => json!([{"mutualTLS": []}]),
