@@ -306,26 +306,26 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
             message: message.into(),
         }
     }
-    fn bad(message: impl Into<String>) -> Self {
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     }
-    fn submit(e: SubmitError) -> Self {
+    pub(crate) fn submit(e: SubmitError) -> Self {
         match e {
             SubmitError::Busy => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -364,7 +364,8 @@ impl From<aq_store::StoreError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+/// Result of a handler.
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// A bearer-token principal.
 #[derive(Clone, Debug)]
@@ -415,7 +416,8 @@ impl FromRequestParts<AppState> for Auth {
 }
 
 impl Auth {
-    fn require(&self, role: Role) -> ApiResult<()> {
+    /// Fails with 403 unless the principal has at least `role`.
+    pub(crate) fn require(&self, role: Role) -> ApiResult<()> {
         if self.0.role >= role {
             Ok(())
         } else {
@@ -428,7 +430,8 @@ impl Auth {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs blocking store/log work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
@@ -437,7 +440,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Submits an operator action and waits for it to be logged and stored.
-async fn act(
+pub(crate) async fn act(
     st: &AppState,
     a: &Auth,
     what: &str,
@@ -461,15 +464,18 @@ async fn act(
         .map_err(ApiError::internal)
 }
 
-fn device_param(id: &str) -> ApiResult<DeviceId> {
+/// Parses a device id path parameter.
+pub(crate) fn device_param(id: &str) -> ApiResult<DeviceId> {
     DeviceId::from_hex(id).ok_or_else(|| ApiError::bad("device id must be a UEID in hex"))
 }
 
-fn zone_of(st: &AppState, d: &DeviceId) -> Option<String> {
+/// The zone a device is assigned to.
+pub(crate) fn zone_of(st: &AppState, d: &DeviceId) -> Option<String> {
     st.core.zones_of.read().get(d).cloned()
 }
 
-fn check_zone(st: &AppState, a: &Auth, d: &DeviceId) -> ApiResult<()> {
+/// Fails with 403 unless the principal may see the device's zone.
+pub(crate) fn check_zone(st: &AppState, a: &Auth, d: &DeviceId) -> ApiResult<()> {
     if a.0.sees_zone(zone_of(st, d).as_deref()) {
         Ok(())
     } else {
