@@ -7,8 +7,17 @@ use std::process::Command;
 fn demo_catches_every_attack_without_false_alarms() {
     let out = Command::new(env!("CARGO_BIN_EXE_aq"))
         .args([
-            "demo", "--exit", "--json", "--devices", "30", "--seconds", "35", "--seed", "3",
-            "--api-addr", "127.0.0.1:0",
+            "demo",
+            "--exit",
+            "--json",
+            "--devices",
+            "30",
+            "--seconds",
+            "35",
+            "--seed",
+            "3",
+            "--api-addr",
+            "127.0.0.1:0",
         ])
         .output()
         .unwrap();
@@ -21,7 +30,12 @@ fn demo_catches_every_attack_without_false_alarms() {
     for a in attacks {
         assert_eq!(a["detected"], true, "undetected: {a:#}\n{stderr}");
     }
-    assert_eq!(v["false_alarms"].as_array().unwrap().len(), 0, "{:#}", v["false_alarms"]);
+    assert_eq!(
+        v["false_alarms"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        v["false_alarms"]
+    );
     assert_eq!(v["ok"], true);
     assert!(out.status.success());
 }

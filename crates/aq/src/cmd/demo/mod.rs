@@ -367,7 +367,14 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
             let now = now_ms();
             g.boot(now, Conditions::NOMINAL)?;
             g.emit(now)?;
-            g.sync(now).await?;
+            // Commissioning: keep syncing until the verifier has receipted everything (the
+            // network may delay a record honestly).
+            for _ in 0..10 {
+                g.sync(now_ms()).await?;
+                if g.spool.is_empty() {
+                    break;
+                }
+            }
             Ok::<_, anyhow::Error>(())
         }));
     }
