@@ -360,3 +360,128 @@ mod tests {
         assert_eq!(v["bomFormat"], "CycloneDX");
     }
 }
+
+/// A device identity for load generation: an IDevID and Alias certificate issued directly over
+/// keys derived from `seed`, without simulating the PUF. The verifier sees exactly what a real
+/// device presents (a valid chain, TcbInfo, boot claims); only the silicon is skipped, which is
+/// what lets a benchmark bring up hundreds of thousands of devices in seconds.
+#[derive(Debug, Clone)]
+pub struct LoadIdentity {
+    /// UEID.
+    pub device: aq_evidence::DeviceId,
+    /// Alias signing key (in memory only).
+    pub key: aq_evidence::SigningKey,
+    /// [Alias certificate, IDevID].
+    pub chain: Vec<Vec<u8>>,
+    /// What the boot record must claim.
+    pub spec: Spec,
+}
+
+/// Issues a [`LoadIdentity`] under `ca` for a device of group `g` running release `r`.
+pub fn load_identity(
+    ca: &CertificateAuthority,
+    g: &GroupSpec,
+    r: &Release,
+    seed: [u8; 32],
+    now_s: u64,
+) -> Result<LoadIdentity, FleetError> {
+    use aq_identity::keys::KeyPair;
+    let err = |e: String| FleetError::Invalid(format!("load identity: {e}"));
+    let spec = self::spec(g, r);
+    let dev_kp =
+        KeyPair::from_seed(KeyAlgorithm::Ed25519, &seed).map_err(|e| err(e.to_string()))?;
+    let alias_seed = Digest::of(&[&seed[..], b"alias"].concat()).0;
+    let alias_kp =
+        KeyPair::from_seed(KeyAlgorithm::Ed25519, &alias_seed).map_err(|e| err(e.to_string()))?;
+    let ueid = aq_identity::dice::ueid(&dev_kp.public_key());
+    let subject = Subject {
+        organization: g.vendor.clone(),
+        unit: Some(g.product.clone()),
+        common_name: g.model.clone(),
+        serial_number: Some(hex_prefix(&ueid[1..9])),
+    };
+    let idevid = ca
+        .issue_idevid(
+            &dev_kp.public_key(),
+            &subject,
+            &ueid,
+            Period::forever_from(now_s.saturating_sub(86_400)),
+        )
+        .map_err(|e| err(e.to_string()))?;
+    let tcb = aq_identity::tcbinfo::TcbInfo {
+        vendor: g.vendor.clone(),
+        model: g.model.clone(),
+        version: r.version.clone(),
+        svn: r.svn,
+        layer: 1,
+        fwid_sha256: spec.firmware.digest.0,
+    };
+    let alias_subject = Subject {
+        organization: g.vendor.clone(),
+        unit: Some(g.product.clone()),
+        common_name: format!("{} Alias", g.model).chars().take(64).collect(),
+        serial_number: Some(hex_prefix(&alias_seed[..8])),
+    };
+    let issuer = subject.to_name().map_err(|e| err(e.to_string()))?;
+    let alias = aq_identity::cert::issue_alias(
+        &dev_kp,
+        &issuer,
+        &alias_kp.public_key(),
+        &alias_subject,
+        &tcb,
+        &ueid,
+        Period::starting(now_s.saturating_sub(3600), 10 * 365 * 86_400),
+    )
+    .map_err(|e| err(e.to_string()))?;
+    let key = alias_kp
+        .as_ed25519()
+        .map(|k| aq_evidence::SigningKey::Ed25519(k.clone()))
+        .ok_or_else(|| err("alias key".into()))?;
+    Ok(LoadIdentity {
+        device: aq_evidence::DeviceId::from_ueid33(ueid),
+        key,
+        chain: vec![alias, idevid],
+        spec,
+    })
+}
+
+fn hex_prefix(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The boot record a [`LoadIdentity`] sends first.
+pub fn load_boot_body(id: &LoadIdentity) -> aq_evidence::Body {
+    let s = &id.spec;
+    aq_evidence::Body::Boot(Box::new(aq_evidence::Boot {
+        boot_count: 1,
+        debug_status: Some(3),
+        firmware_name: s.firmware.name.clone(),
+        firmware_version: s.firmware.version.clone(),
+        hardware_version: Some(s.hardware_version.clone()),
+        event_log: vec![
+            aq_evidence::BootEvent {
+                index: 0,
+                name: "layer0".into(),
+                digest: crate::device::layer0_digest(&s.vendor, &s.model, &s.hardware_version),
+            },
+            aq_evidence::BootEvent {
+                index: 1,
+                name: "firmware".into(),
+                digest: s.firmware.digest,
+            },
+            aq_evidence::BootEvent {
+                index: 2,
+                name: "logic".into(),
+                digest: s.logic,
+            },
+        ],
+        cert_chain: id.chain.clone(),
+        vendor: s.vendor.clone(),
+        product: s.product.clone(),
+        model: s.model.clone(),
+        svn: s.firmware.svn,
+        fwid: s.firmware.digest,
+        sbom_digest: s.sbom.map(|x| x.1).unwrap_or(Digest::ZERO),
+        config_digest: s.config,
+    }))
+}

@@ -924,11 +924,11 @@ async fn consistency(
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.core.metrics.render(now_ms()),
-    )
-        .into_response()
+    let mut text = st.core.metrics.render(now_ms());
+    if let Some(x) = &st.core.exporter {
+        text.push_str(&x.render_prometheus());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn summary(State(st): State<AppState>, a: Auth) -> ApiResult<Json<Value>> {

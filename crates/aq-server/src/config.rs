@@ -132,6 +132,9 @@ pub struct ServerConfig {
     pub verifier: aq_verify::Config,
     /// Limits.
     pub limits: Limits,
+    /// Export to SIEMs and historians (`[export]` with `[[export.sink]]`, see `aq_export`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<aq_export::ExportConfig>,
 }
 
 impl Default for ServerConfig {
@@ -150,6 +153,7 @@ impl Default for ServerConfig {
             mqtt: None,
             verifier: aq_verify::Config::default(),
             limits: Limits::default(),
+            export: None,
         }
     }
 }

@@ -133,6 +133,8 @@ pub struct Core {
     pub receipts: Mutex<HashMap<DeviceId, Vec<u8>>>,
     /// Messages for the MQTT broker: (topic suffix, payload, retain).
     pub mqtt_out: Mutex<Option<MqttOut>>,
+    /// SIEM/historian export, if configured.
+    pub exporter: Option<Arc<aq_export::Exporter>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -280,7 +282,14 @@ pub fn open(cfg: ServerConfig) -> Result<Opened, CoreError> {
             zones_of.insert(d, String::from_utf8_lossy(&v).to_string());
         }
     }
+    let exporter = match &cfg.export {
+        Some(e) => Some(Arc::new(
+            aq_export::Exporter::open(e).map_err(|e| CoreError::Other(format!("export: {e}")))?,
+        )),
+        None => None,
+    };
     let core = Arc::new(Core {
+        exporter,
         metrics: Metrics::default(),
         store,
         log: Mutex::new(log),

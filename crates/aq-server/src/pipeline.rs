@@ -532,15 +532,50 @@ impl VerifierThread {
             }
         }
         let prepared: Vec<Prepared> = allowed.iter().map(|r| self.v.prepare(r, now)).collect();
-        let sig_ok = verify_parallel(&allowed, &prepared);
-        for (((rec, p), ok), slot) in allowed.into_iter().zip(prepared).zip(sig_ok).zip(slots) {
+        // A boot record introduces a key that later records of the same batch are signed with.
+        // Verify those provisionally with that key inside the batch; whether the key really
+        // applies is settled when they are applied, in order.
+        let mut introduced: HashMap<DeviceId, VerifyingKey> = HashMap::new();
+        let mut provisional: Vec<Option<VerifyingKey>> = Vec::with_capacity(allowed.len());
+        for (r, p) in allowed.iter().zip(&prepared) {
+            if let Prepared::NewIdentity(_) = p
+                && let Some(k) = p.key()
+            {
+                introduced.insert(r.payload.device, k.clone());
+            }
+            provisional.push(match p {
+                Prepared::AwaitKey => introduced
+                    .get(&r.payload.device)
+                    .filter(|k| r.key_id() == Some(k.key_id()))
+                    .cloned(),
+                _ => None,
+            });
+        }
+        let keys: Vec<Option<&VerifyingKey>> = prepared
+            .iter()
+            .zip(&provisional)
+            .map(|(p, prov)| p.key().or(prov.as_ref()))
+            .collect();
+        let sig_ok = verify_parallel(&allowed, &keys);
+        for ((((rec, p), ok), slot), prov) in allowed
+            .into_iter()
+            .zip(prepared)
+            .zip(sig_ok)
+            .zip(slots)
+            .zip(provisional)
+        {
             let dev = rec.payload.device;
             let seq = rec.payload.seq;
             // A key may have been introduced by an earlier record of this same batch (a boot
             // record before the records it signs): look again before parking the record.
             let (p, ok) = if matches!(p, Prepared::AwaitKey) {
                 let p2 = self.v.prepare(&rec, now);
-                let ok2 = p2.key().is_some_and(|k| rec.verify(k).is_ok());
+                let ok2 = match (p2.key(), &prov) {
+                    // Verified in the batch under exactly this key.
+                    (Some(k), Some(pk)) if k == pk => ok,
+                    (Some(k), _) => rec.verify(k).is_ok(),
+                    (None, _) => false,
+                };
                 (p2, ok2)
             } else {
                 (p, ok)
@@ -613,12 +648,12 @@ impl VerifierThread {
 }
 
 /// Checks signatures for prepared records; large batches are split across two threads.
-fn verify_parallel(recs: &[Record], prepared: &[Prepared]) -> Vec<bool> {
+fn verify_parallel(recs: &[Record], keys: &[Option<&VerifyingKey>]) -> Vec<bool> {
     let items: Vec<(usize, (&Record, &VerifyingKey))> = recs
         .iter()
-        .zip(prepared)
+        .zip(keys)
         .enumerate()
-        .filter_map(|(i, (r, p))| p.key().map(|k| (i, (r, k))))
+        .filter_map(|(i, (r, k))| k.map(|k| (i, (r, k))))
         .collect();
     let mut ok = vec![false; recs.len()];
     let check = |chunk: &[(usize, (&Record, &VerifyingKey))]| -> Vec<(usize, bool)> {
@@ -701,6 +736,56 @@ fn committer_loop(core: Arc<Core>, rx: Receiver<CommitJob>, poisoned: Arc<Atomic
                 }
             }
         }
+    }
+}
+
+/// Hands what was just made durable to the SIEM/historian sinks: alerts and operator actions,
+/// each with its transparency-log index. A sink that is full refuses (counted and logged), the
+/// others take the event; everything stays in the log for backfill.
+fn export(core: &Core, batch: &Batch, jobs: &[CommitJob]) {
+    let Some(x) = &core.exporter else { return };
+    let zones = core.zones_of.read();
+    let mut evs: Vec<aq_export::ExportEvent> = batch
+        .alerts
+        .iter()
+        .map(|a| {
+            let mut e = aq_export::ExportEvent::from(&a.alert).with_log(a.log_index, None);
+            if let Some(z) = a.alert.device.and_then(|d| zones.get(&d)) {
+                e = e.with_zone(z.clone());
+            }
+            e
+        })
+        .collect();
+    let mut index = batch.log_high_water.unwrap_or(0);
+    let total: usize = jobs.iter().map(|j| j.items.len()).sum();
+    index = index.saturating_sub(total as u64);
+    for j in jobs {
+        for it in &j.items {
+            if let Item::Action(a, _) = it {
+                let op = aq_export::OperatorAction {
+                    actor: a.operator.clone(),
+                    action: a.action.clone(),
+                    target: None,
+                    device: a
+                        .details
+                        .get("device")
+                        .and_then(|d| d.as_str())
+                        .map(str::to_string),
+                    at_ms: a.time_ms,
+                    detail: a.details.to_string(),
+                };
+                evs.push(aq_export::ExportEvent::operator(&op).with_log(index, None));
+            }
+            index += 1;
+        }
+    }
+    drop(zones);
+    if evs.is_empty() {
+        return;
+    }
+    if let Err(e) = x.publish_batch(&evs) {
+        tracing::warn!(error = %e, "export refused by a full sink; events remain in the log");
+        core.metrics.storage_errors.fetch_add(1, Relaxed);
     }
 }
 
@@ -799,6 +884,7 @@ fn commit(core: &Core, jobs: Vec<CommitJob>) -> Result<(), String> {
     m.commits.fetch_add(1, Relaxed);
     m.commit_records.fetch_add(n_records, Relaxed);
     m.log_size.store(range.end, Relaxed);
+    export(core, &batch, &jobs);
     // 3. Replies and receipts: everything above is durable now.
     let now = now_ms();
     for (j, indexes) in jobs.into_iter().zip(action_index) {

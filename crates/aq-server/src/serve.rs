@@ -44,6 +44,9 @@ impl Running {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         let _ = self.state.pipeline.flush().await;
+        if let Some(x) = &self.state.core.exporter {
+            x.shutdown(Duration::from_secs(3)).await;
+        }
         let Running { state, threads, .. } = self;
         drop(state);
         let _ = tokio::task::spawn_blocking(move || {
@@ -60,6 +63,10 @@ pub async fn start(opened: Opened) -> Result<Running, CoreError> {
     let core = opened.core.clone();
     let device_tls = crate::tls::device_config(core.clone())?;
     let api_tls = crate::tls::api_config(&core)?;
+    if let Some(x) = &core.exporter {
+        x.start()
+            .map_err(|e| CoreError::Other(format!("export: {e}")))?;
+    }
     let (pipeline, threads) = pipeline::spawn(opened);
     let state = AppState {
         core: core.clone(),

@@ -31,6 +31,12 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// The main job: a simulated plant, every attack of the design, what aq caught and how fast.
     Demo(cmd::demo::DemoArgs),
+    /// Benchmarks against real services (e.g. ingest load on a real `aq serve`).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
+    /// SIEM/historian export sinks: test one, list them.
+    #[command(subcommand)]
+    Export(cmd::export::ExportCmd),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         Command::Device(c) => cmd::device::run(c),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
+        Command::Export(c) => cmd::export::run(c),
     };
     match result {
         Ok(code) => code,

@@ -45,8 +45,13 @@ pub fn spec(i: usize) -> Spec {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server whose configuration `tweak` may change first.
+    pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = ServerConfig {
+        let mut cfg = ServerConfig {
             device_addr: "127.0.0.1:0".into(),
             api_addr: "127.0.0.1:0".into(),
             danger_plain_http_on_loopback: true,
@@ -54,6 +59,7 @@ impl TestServer {
             checkpoint_interval_ms: 200,
             ..ServerConfig::default()
         };
+        tweak(&mut cfg);
         let d = dir.path().to_path_buf();
         let out = tokio::task::spawn_blocking(move || aq_server::init::init(&d, cfg, &[]).unwrap())
             .await

@@ -1,7 +1,9 @@
 //! One module per command group.
 
+pub mod bench;
 pub mod ca;
 pub mod demo;
 pub mod device;
+pub mod export;
 pub mod record;
 pub mod serve;
