@@ -78,6 +78,8 @@ pub struct SyncReport {
     pub pending: usize,
     /// A challenge was answered.
     pub answered_challenge: bool,
+    /// The SBOM document was uploaded.
+    pub sbom_uploaded: bool,
 }
 
 /// Most records sent in one request.
@@ -96,7 +98,16 @@ pub struct Agent {
     boot_ms: u64,
     last_epoch_fetch: u64,
     counter: u64,
+    /// The SBOM document of the installed firmware (the bytes whose digest the device attests).
+    sbom_doc: Option<Vec<u8>>,
+    /// An SBOM upload is due once the record attesting it (this seq) has been receipted.
+    sbom_due: Option<u64>,
+    sbom_attempts: u32,
 }
+
+/// Upload attempts per attestation before the agent stops trying (the document stays available
+/// to an operator upload).
+const MAX_SBOM_ATTEMPTS: u32 = 8;
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,6 +139,9 @@ impl Agent {
             boot_ms: 0,
             last_epoch_fetch: 0,
             counter: 0,
+            sbom_doc: None,
+            sbom_due: None,
+            sbom_attempts: 0,
         })
     }
 
@@ -148,9 +162,73 @@ impl Agent {
         }
         let s = self.dev.boot(now_ms, conditions)?;
         self.keep(s)?;
+        // The SBOM attestation follows the boot record; the document goes up on a later sync.
+        if let Some(s) = self.dev.sbom_record(now_ms)? {
+            let seq = s.seq;
+            self.keep(s)?;
+            if self.sbom_doc.is_some() {
+                self.sbom_due = Some(seq);
+                self.sbom_attempts = 0;
+            }
+        }
         self.boot_ms = now_ms;
         self.transport = None;
         Ok(())
+    }
+
+    /// Gives the agent the SBOM document of its installed firmware. Returns false (and keeps
+    /// nothing) if its SHA-256 is not the digest the device attests. If the device is running,
+    /// the upload is due on the next sync.
+    pub fn set_sbom_document(&mut self, document: Vec<u8>) -> bool {
+        let attested = self.dev.sbom.map(|s| s.1);
+        if attested != Some(aq_evidence::Digest::of(&document)) {
+            return false;
+        }
+        self.sbom_doc = Some(document);
+        if self.dev.is_booted() {
+            self.sbom_due = Some(self.dev.chain_head().0.saturating_sub(1));
+            self.sbom_attempts = 0;
+        }
+        true
+    }
+
+    /// Uploads the SBOM document unless the server already holds it for this device. Failures
+    /// are retried on later syncs (telemetry never waits for this).
+    async fn upload_sbom(&mut self) -> bool {
+        let want = self.dev.sbom.map(|s| s.1);
+        let doc = match &self.sbom_doc {
+            Some(d) if want == Some(aq_evidence::Digest::of(d)) => d.clone(),
+            // No document, or it is not the one the running firmware attests.
+            _ => {
+                self.sbom_due = None;
+                return false;
+            }
+        };
+        self.sbom_attempts += 1;
+        if self.sbom_attempts >= MAX_SBOM_ATTEMPTS {
+            self.sbom_due = None;
+        }
+        let Ok(t) = self.transport() else {
+            return false;
+        };
+        match t.sbom_status().await {
+            Ok(Some(held)) if want.is_some_and(|w| w.to_hex() == held) => {
+                self.sbom_due = None;
+                return false;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        let Ok(t) = self.transport() else {
+            return false;
+        };
+        match t.upload_sbom(doc).await {
+            Ok(_) => {
+                self.sbom_due = None;
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Loses power: keys and connection gone; the spool (on disk) is what survives.
@@ -263,6 +341,11 @@ impl Agent {
             }
         }
         report.pending = self.spool.len();
+        if let Some(seq) = self.sbom_due
+            && !self.spool.pending().any(|(s, _)| s <= seq)
+        {
+            report.sbom_uploaded = self.upload_sbom().await;
+        }
         Ok(report)
     }
 }

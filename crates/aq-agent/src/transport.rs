@@ -282,6 +282,40 @@ impl HttpTransport {
             .map_err(|e| TransportError::Untrusted(e.to_string()))
     }
 
+    /// The SBOM digest (hex) whose document the server holds for this device, if any.
+    pub async fn sbom_status(&mut self) -> Result<Option<String>, TransportError> {
+        let (status, body) = self
+            .request("GET", "/v1/device/sbom", "text/plain", Vec::new())
+            .await?;
+        if status != 200 {
+            return Err(TransportError::Status {
+                status,
+                body: String::from_utf8_lossy(&body).into(),
+            });
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| TransportError::Http(e.to_string()))?;
+        Ok(v["digest"].as_str().map(str::to_string))
+    }
+
+    /// Uploads the SBOM document whose digest this device attested. The server accepts it only
+    /// if its SHA-256 matches an attested digest (409 otherwise).
+    pub async fn upload_sbom(
+        &mut self,
+        document: Vec<u8>,
+    ) -> Result<serde_json::Value, TransportError> {
+        let (status, body) = self
+            .request("PUT", "/v1/device/sbom", "application/json", document)
+            .await?;
+        if status != 200 {
+            return Err(TransportError::Status {
+                status,
+                body: String::from_utf8_lossy(&body).into(),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| TransportError::Http(e.to_string()))
+    }
+
     /// A pending challenge nonce, if the verifier has one for this device.
     pub async fn challenge(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
         let (status, body) = self

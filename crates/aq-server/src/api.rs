@@ -46,7 +46,7 @@ pub type Route = (&'static str, &'static str, Access, &'static str);
 
 /// Every route of every module.
 pub fn all_routes() -> impl Iterator<Item = &'static Route> {
-    ROUTES.iter()
+    ROUTES.iter().chain(crate::advisory::ROUTES)
 }
 
 /// The core routes: (method, path, access, summary).
@@ -495,6 +495,10 @@ pub fn device_router(st: AppState) -> Router {
         .route("/v1/device/epoch", get(epoch))
         .route("/v1/device/challenge", get(device_challenge))
         .route("/v1/device/receipt", get(device_receipt))
+        .route(
+            "/v1/device/sbom",
+            get(crate::advisory::device_status).put(crate::advisory::device_upload),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(st)
 }
@@ -700,6 +704,7 @@ pub fn api_router(st: AppState) -> Router {
         .route("/v1/vendor-keys/{vendor}", put(put_vendor_key))
         .route("/v1/tokens", get(tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(delete_token))
+        .merge(crate::advisory::router(st.clone()))
         .route_layer(axum::middleware::from_fn_with_state(st.clone(), authorize))
         .layer(axum::extract::DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(

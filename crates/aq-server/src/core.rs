@@ -135,6 +135,8 @@ pub struct Core {
     pub mqtt_out: Mutex<Option<MqttOut>>,
     /// SIEM/historian export, if configured.
     pub exporter: Option<Arc<aq_export::Exporter>>,
+    /// Attested compositions, advisories and VEX ([`crate::advisory`]).
+    pub sbom: crate::advisory::SbomState,
 }
 
 impl std::fmt::Debug for Core {
@@ -301,6 +303,7 @@ pub fn open(cfg: ServerConfig) -> Result<Opened, CoreError> {
         zones_of: RwLock::new(zones_of),
         receipts: Mutex::new(HashMap::new()),
         mqtt_out: Mutex::new(None),
+        sbom: crate::advisory::SbomState::default(),
         cfg,
     });
     let mut opened = Opened {
@@ -309,6 +312,7 @@ pub fn open(cfg: ServerConfig) -> Result<Opened, CoreError> {
         versions,
     };
     replay_log_tail(&mut opened)?;
+    crate::advisory::load(&opened.core)?;
     Ok(opened)
 }
 

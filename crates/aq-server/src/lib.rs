@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod api;
 pub mod auth;
 pub mod config;

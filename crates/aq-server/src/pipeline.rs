@@ -873,6 +873,7 @@ fn commit(core: &Core, jobs: Vec<CommitJob>) -> Result<(), String> {
         batch.docs.extend(j.docs.iter().cloned());
     }
     let n_records = batch.records.len() as u64;
+    crate::advisory::before_commit(core, &mut batch);
     if let Err(e) = core.store.commit(&batch) {
         let msg = format!("store commit failed: {e}");
         for j in jobs {
