@@ -46,7 +46,10 @@ pub type Route = (&'static str, &'static str, Access, &'static str);
 
 /// Every route of every module.
 pub fn all_routes() -> impl Iterator<Item = &'static Route> {
-    ROUTES.iter().chain(crate::advisory::ROUTES)
+    ROUTES
+        .iter()
+        .chain(crate::advisory::ROUTES)
+        .chain(crate::compliance::ROUTES)
 }
 
 /// The core routes: (method, path, access, summary).
@@ -166,12 +169,6 @@ pub const ROUTES: &[Route] = &[
         "Send a challenge nonce to a device",
     ),
     (
-        "PUT",
-        "/v1/devices/{id}/zone",
-        Access::Token(Role::Operator),
-        "Assign a device to a zone",
-    ),
-    (
         "POST",
         "/v1/devices/{id}/revoke",
         Access::Token(Role::Admin),
@@ -194,19 +191,6 @@ pub const ROUTES: &[Route] = &[
         "/v1/alerts/{id}/ack",
         Access::Token(Role::Operator),
         "Acknowledge an alert (logged)",
-    ),
-    ("GET", "/v1/zones", Access::Token(Role::Viewer), "Zones"),
-    (
-        "PUT",
-        "/v1/zones/{id}",
-        Access::Token(Role::Admin),
-        "Create or change a zone (logged)",
-    ),
-    (
-        "DELETE",
-        "/v1/zones/{id}",
-        Access::Token(Role::Admin),
-        "Delete a zone (logged)",
     ),
     (
         "GET",
@@ -686,13 +670,10 @@ pub fn api_router(st: AppState) -> Router {
         .route("/v1/devices/{id}", get(device))
         .route("/v1/devices/{id}/records", get(device_records))
         .route("/v1/devices/{id}/challenge", post(challenge))
-        .route("/v1/devices/{id}/zone", put(set_zone))
         .route("/v1/devices/{id}/revoke", post(revoke))
         .route("/v1/devices/{id}/reinstate", post(reinstate))
         .route("/v1/alerts", get(alerts))
         .route("/v1/alerts/{id}/ack", post(ack))
-        .route("/v1/zones", get(zones))
-        .route("/v1/zones/{id}", put(put_zone).delete(delete_zone))
         .route("/v1/policies", get(policies))
         .route("/v1/policies/manifests", post(import_manifest))
         .route("/v1/policies/golden", post(golden))
@@ -705,6 +686,7 @@ pub fn api_router(st: AppState) -> Router {
         .route("/v1/tokens", get(tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(delete_token))
         .merge(crate::advisory::router(st.clone()))
+        .merge(crate::compliance::router(st.clone()))
         .route_layer(axum::middleware::from_fn_with_state(st.clone(), authorize))
         .layer(axum::extract::DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(
@@ -1139,52 +1121,6 @@ async fn challenge(
     ))
 }
 
-#[derive(Deserialize)]
-struct ZoneBody {
-    zone: String,
-}
-
-async fn set_zone(
-    State(st): State<AppState>,
-    a: Auth,
-    Path(id): Path<String>,
-    Json(b): Json<ZoneBody>,
-) -> ApiResult<Json<Value>> {
-    a.require(Role::Operator)?;
-    let d = device_param(&id)?;
-    check_zone(&st, &a, &d)?;
-    if !a.0.sees_zone(Some(&b.zone)) {
-        return Err(ApiError::forbidden(
-            "target zone is outside the token's zones",
-        ));
-    }
-    let core = st.core.clone();
-    let zid = b.zone.clone();
-    let exists = blocking(move || Ok(core.store.get_doc("zones", &zid)?.is_some())).await?;
-    if !exists {
-        return Err(ApiError::bad(format!(
-            "no zone {:?}; create it first",
-            b.zone
-        )));
-    }
-    let idx = act(
-        &st,
-        &a,
-        "device.zone",
-        json!({"device": d.to_hex(), "zone": b.zone}),
-        vec![(
-            "device_zone".into(),
-            d.to_hex(),
-            Some(b.zone.clone().into_bytes()),
-        )],
-        vec![],
-        Effect::None,
-    )
-    .await?;
-    st.core.zones_of.write().insert(d, b.zone);
-    Ok(Json(json!({"log_index": idx})))
-}
-
 async fn revoke(
     State(st): State<AppState>,
     a: Auth,
@@ -1302,100 +1238,6 @@ async fn ack(State(st): State<AppState>, a: Auth, Path(id): Path<u64>) -> ApiRes
         json!({"alert": id, "kind": found.alert.kind, "device": found.alert.device}),
         vec![],
         vec![id],
-        Effect::None,
-    )
-    .await?;
-    Ok(Json(json!({"log_index": idx})))
-}
-
-async fn zones(State(st): State<AppState>, a: Auth) -> ApiResult<Json<Value>> {
-    let core = st.core.clone();
-    blocking(move || {
-        let list: Vec<Value> = core
-            .store
-            .list_docs("zones")?
-            .into_iter()
-            .filter(|(k, _)| a.0.sees_zone(Some(k)))
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-            .collect();
-        Ok(Json(json!({"zones": list})))
-    })
-    .await
-}
-
-/// A zone as the API takes it (62443-3-2).
-#[derive(Debug, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZoneDoc {
-    /// Display name.
-    pub name: String,
-    /// Target security level 1..4.
-    pub target_sl: u8,
-    /// safety / environmental / operational.
-    pub consequence: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: String,
-}
-
-async fn put_zone(
-    State(st): State<AppState>,
-    a: Auth,
-    Path(id): Path<String>,
-    Json(z): Json<ZoneDoc>,
-) -> ApiResult<Json<Value>> {
-    a.require(Role::Admin)?;
-    if !(1..=4).contains(&z.target_sl) {
-        return Err(ApiError::bad("target_sl must be 1..4"));
-    }
-    if !["safety", "environmental", "operational"].contains(&z.consequence.as_str()) {
-        return Err(ApiError::bad(
-            "consequence must be safety, environmental or operational",
-        ));
-    }
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::bad("zone id: 1-64 of [A-Za-z0-9_-]"));
-    }
-    let doc = json!({"id": id, "name": z.name, "target_sl": z.target_sl, "consequence": z.consequence, "description": z.description});
-    let bytes = serde_json::to_vec(&doc).map_err(ApiError::internal)?;
-    let idx = act(
-        &st,
-        &a,
-        "zone.put",
-        doc,
-        vec![("zones".into(), id, Some(bytes))],
-        vec![],
-        Effect::None,
-    )
-    .await?;
-    Ok(Json(json!({"log_index": idx})))
-}
-
-async fn delete_zone(
-    State(st): State<AppState>,
-    a: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    a.require(Role::Admin)?;
-    if st.core.zones_of.read().values().any(|z| *z == id) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "zone_in_use",
-            "devices are still assigned to this zone",
-        ));
-    }
-    let idx = act(
-        &st,
-        &a,
-        "zone.delete",
-        json!({"zone": id}),
-        vec![("zones".into(), id, None)],
-        vec![],
         Effect::None,
     )
     .await?;

@@ -17,6 +17,7 @@
 pub mod advisory;
 pub mod api;
 pub mod auth;
+pub mod compliance;
 pub mod config;
 pub mod core;
 pub mod evidence;
