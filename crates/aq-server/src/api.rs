@@ -48,6 +48,7 @@ pub type Route = (&'static str, &'static str, Access, &'static str);
 pub fn all_routes() -> impl Iterator<Item = &'static Route> {
     ROUTES
         .iter()
+        .chain(crate::witnessing::ROUTES)
         .chain(crate::advisory::ROUTES)
         .chain(crate::compliance::ROUTES)
 }
@@ -685,6 +686,7 @@ pub fn api_router(st: AppState) -> Router {
         .route("/v1/vendor-keys/{vendor}", put(put_vendor_key))
         .route("/v1/tokens", get(tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(delete_token))
+        .merge(crate::witnessing::router(st.clone()))
         .merge(crate::advisory::router(st.clone()))
         .merge(crate::compliance::router(st.clone()))
         .route_layer(axum::middleware::from_fn_with_state(st.clone(), authorize))
@@ -811,6 +813,9 @@ async fn keys(State(st): State<AppState>) -> Json<Value> {
 }
 
 async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
+    if let Some(c) = crate::witnessing::served_checkpoint(&st.core) {
+        return Ok(crate::witnessing::checkpoint_response(c));
+    }
     let cp = st.core.log.lock().latest_checkpoint().map(<[u8]>::to_vec);
     match cp {
         Some(c) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], c).into_response()),

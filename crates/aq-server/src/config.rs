@@ -132,6 +132,9 @@ pub struct ServerConfig {
     pub verifier: aq_verify::Config,
     /// Limits.
     pub limits: Limits,
+    /// Witnesses that cosign each new checkpoint (`[[witness]]` tables).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub witness: Vec<crate::witnessing::WitnessConfig>,
     /// Export to SIEMs and historians (`[export]` with `[[export.sink]]`, see `aq_export`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export: Option<aq_export::ExportConfig>,
@@ -154,6 +157,7 @@ impl Default for ServerConfig {
             verifier: aq_verify::Config::default(),
             limits: Limits::default(),
             export: None,
+            witness: Vec::new(),
         }
     }
 }
@@ -229,6 +233,7 @@ impl ServerConfig {
                 )));
             }
         }
+        crate::witnessing::validate(&self.witness).map_err(ConfigError::Invalid)?;
         if self.epoch_interval_ms == 0 || self.checkpoint_interval_ms == 0 {
             return Err(ConfigError::Invalid("intervals must be positive".into()));
         }

@@ -29,3 +29,4 @@ pub mod mqtt;
 pub mod pipeline;
 pub mod serve;
 pub mod tls;
+pub mod witnessing;

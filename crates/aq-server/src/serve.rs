@@ -100,6 +100,10 @@ pub async fn start(opened: Opened) -> Result<Running, CoreError> {
         api::api_router(state.clone()),
         rx.clone(),
     )));
+    tasks.push(tokio::spawn(crate::witnessing::run(
+        core.clone(),
+        rx.clone(),
+    )));
     if core.cfg.mqtt.is_some() {
         tasks.push(tokio::spawn(crate::mqtt::run(
             core.clone(),
