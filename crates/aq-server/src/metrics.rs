@@ -91,6 +91,12 @@ pub struct Metrics {
     pub storage_errors: AtomicU64,
     /// Acknowledgement latency (submission → durable → reply).
     pub ack_latency: Histogram,
+    /// Time of one durable log append (one group commit).
+    pub log_append: Histogram,
+    /// Time of one atomic store commit.
+    pub store_commit: Histogram,
+    /// Time to write a checkpoint's tiles and sign it (appends wait meanwhile).
+    pub checkpoint_write: Histogram,
     /// Operator API requests by class: 2xx, 4xx, 5xx.
     pub http: [AtomicU64; 3],
 }
@@ -233,6 +239,21 @@ impl Metrics {
         self.ack_latency.render(
             "aq_ack_latency_seconds",
             "From receipt of a request to its durable acknowledgement.",
+            &mut o,
+        );
+        self.log_append.render(
+            "aq_log_append_seconds",
+            "One durable transparency-log append (one group commit).",
+            &mut o,
+        );
+        self.store_commit.render(
+            "aq_store_commit_seconds",
+            "One atomic store commit.",
+            &mut o,
+        );
+        self.checkpoint_write.render(
+            "aq_checkpoint_write_seconds",
+            "Writing a checkpoint's tiles and signing it.",
             &mut o,
         );
         o

@@ -724,6 +724,9 @@ fn committer_loop(core: Arc<Core>, rx: Receiver<CommitJob>, poisoned: Arc<Atomic
         if size > checkpointed && last_checkpoint.elapsed() >= interval {
             let started = Instant::now();
             let r = core.log.lock().checkpoint();
+            core.metrics
+                .checkpoint_write
+                .observe(started.elapsed().as_secs_f64());
             match r {
                 Ok(_) => {
                     checkpointed = size;
@@ -820,8 +823,10 @@ fn commit(core: &Core, jobs: Vec<CommitJob>) -> Result<(), String> {
         s..s
     } else {
         let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        let t = Instant::now();
         let mut log = core.log.lock();
         let r = log.append_batch(&refs);
+        core.metrics.log_append.observe(t.elapsed().as_secs_f64());
         match r {
             Ok(r) => r,
             Err(e) => {
@@ -874,7 +879,10 @@ fn commit(core: &Core, jobs: Vec<CommitJob>) -> Result<(), String> {
     }
     let n_records = batch.records.len() as u64;
     crate::advisory::before_commit(core, &mut batch);
-    if let Err(e) = core.store.commit(&batch) {
+    let t = Instant::now();
+    let stored = core.store.commit(&batch);
+    core.metrics.store_commit.observe(t.elapsed().as_secs_f64());
+    if let Err(e) = stored {
         let msg = format!("store commit failed: {e}");
         for j in jobs {
             fail(j, &msg);

@@ -54,6 +54,9 @@ pub struct IngestArgs {
     /// PostgreSQL URL (with --store postgres).
     #[arg(long, env = "AQ_TEST_PG_URL")]
     pub store_url: Option<String>,
+    /// Checkpoint interval of the server under test (ms).
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_ms: u64,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -153,6 +156,12 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
         .find(|l| l.starts_with("aq1."))
         .map(str::to_string)
         .unwrap_or_default();
+    {
+        let path = dir.join("aq.toml");
+        let mut cfg = aq_server::config::ServerConfig::load(&path)?;
+        cfg.checkpoint_interval_ms = a.checkpoint_ms.max(1);
+        std::fs::write(&path, cfg.to_toml())?;
+    }
     let now_s = aq_server::core::now_ms() / 1000;
     let fleet = FleetSpec::parse(sim::DEMO_FLEET)?;
     let cas = sim::vendor_cas(&fleet, 1, now_s)?;
@@ -376,6 +385,24 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
     let _ = child.kill();
     let _ = child.wait();
     let rate_got = acc as f64 / wall;
+    // Where the server's time went: mean and count of each durable step.
+    let metric = |name: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find(|x| x.starts_with(name) && x.as_bytes().get(name.len()) == Some(&b' '))
+            .and_then(|x| x.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let step = |h: &str| {
+        let sum = metric(&format!("{h}_sum")).unwrap_or(0.0);
+        let count = metric(&format!("{h}_count")).unwrap_or(0.0);
+        json!({"count": count, "mean_ms": if count > 0.0 { 1e3 * sum / count } else { 0.0 }, "total_s": sum})
+    };
+    let steps = json!({
+        "log_append": step("aq_log_append_seconds"),
+        "store_commit": step("aq_store_commit_seconds"),
+        "checkpoint_write": step("aq_checkpoint_write_seconds"),
+    });
     let result = json!({
         "store": a.store, "devices": n, "records_per_device": per, "batch": a.batch, "concurrency": a.concurrency,
         "target_rate": a.rate,
@@ -386,7 +413,8 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
         "ratio_to_one_core_batch_verify": rate_got / raw,
         "ack_latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1.0), "requests": l.len()},
         "server_rss_bytes": {"idle": rss_idle, "after_load": rss_loaded},
-        "server_commits": metrics.lines().find(|x| x.starts_with("aq_commits_total")).map(str::to_string),
+        "server_commits": metric("aq_commits_total"),
+        "server_steps": steps,
     });
     if a.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -410,6 +438,14 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
                 String::new()
             }
         );
+        for (name, v) in steps.as_object().into_iter().flatten() {
+            println!(
+                "server {name}: {} × mean {:.2} ms = {:.1} s of the committer",
+                v["count"],
+                v["mean_ms"].as_f64().unwrap_or(0.0),
+                v["total_s"].as_f64().unwrap_or(0.0)
+            );
+        }
         println!(
             "server RSS: {:.1} MB idle, {:.1} MB with {n} devices registered",
             rss_idle as f64 / 1e6,
