@@ -31,6 +31,14 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// The main job: a simulated plant, every attack of the design, what aq caught and how fast.
     Demo(cmd::demo::DemoArgs),
+    /// A transparency-log witness (C2SP tlog-witness): init, add-log, serve, show.
+    #[command(subcommand)]
+    Witness(cmd::witness::WitnessCmd),
+    /// The server's transparency log: checkpoint, entry, proofs, evidence bundle export.
+    #[command(subcommand)]
+    Log(cmd::log::LogCmd),
+    /// Verify an evidence bundle offline (signatures, chains, inclusion, consistency, witnesses).
+    Audit(cmd::audit::AuditArgs),
     /// Benchmarks against real services (e.g. ingest load on a real `aq serve`).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -47,6 +55,9 @@ fn main() -> ExitCode {
         Command::Device(c) => cmd::device::run(c),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Witness(c) => cmd::witness::run(c),
+        Command::Log(c) => cmd::log::run(c),
+        Command::Audit(a) => cmd::audit::run(a),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Export(c) => cmd::export::run(c),
     };

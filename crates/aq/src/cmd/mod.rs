@@ -1,9 +1,12 @@
 //! One module per command group.
 
+pub mod audit;
 pub mod bench;
 pub mod ca;
 pub mod demo;
 pub mod device;
 pub mod export;
+pub mod log;
 pub mod record;
 pub mod serve;
+pub mod witness;
