@@ -31,6 +31,12 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// The main job: a simulated plant, every attack of the design, what aq caught and how fast.
     Demo(cmd::demo::DemoArgs),
+    /// Advisories (CSAF, OSV): which devices they hit by zone, VEX, NIS2/CRA report drafts.
+    #[command(subcommand)]
+    Advisory(cmd::advisory::AdvisoryCmd),
+    /// Attested SBOMs across the fleet: query components, show a device, upload a document.
+    #[command(subcommand)]
+    Sbom(cmd::sbom::SbomCmd),
     /// A transparency-log witness (C2SP tlog-witness): init, add-log, serve, show.
     #[command(subcommand)]
     Witness(cmd::witness::WitnessCmd),
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         Command::Device(c) => cmd::device::run(c),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Advisory(c) => cmd::advisory::run(c),
+        Command::Sbom(c) => cmd::sbom::run(c),
         Command::Witness(c) => cmd::witness::run(c),
         Command::Log(c) => cmd::log::run(c),
         Command::Audit(a) => cmd::audit::run(a),

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod audit;
+pub mod advisory;
 pub mod bench;
 pub mod ca;
 pub mod demo;
@@ -8,5 +9,6 @@ pub mod device;
 pub mod export;
 pub mod log;
 pub mod record;
+pub mod sbom;
 pub mod serve;
 pub mod witness;
