@@ -71,7 +71,11 @@
 //! * `consistency_verified`: the newest checkpoint is proven consistent (RFC 9162 consistency
 //!   proof from the stored tiles) with the checkpoint observed by the previous report of this
 //!   process (or, for the first, its root equals the root recomputed from the tiles).
-//! * `witnesses`: none are collected by the server yet (see the witnessing module when present).
+//! * `witnesses`: each configured witness (`[[witness]]`) whose `cosignature/v1` signature
+//!   verifies on the published cosigned checkpoint (see [`crate::witnessing`]), with the size
+//!   and time it cosigned. A witness cosigns only after verifying a consistency proof from the
+//!   checkpoint it cosigned before; `consistency_verified` also requires the server's own tree to
+//!   have the cosigned root at that size.
 //! * `capacity`: file-system use of the data directory (used and total bytes of the file system
 //!   holding it, `statvfs`), SQLite deployments only; no warning threshold is configured.
 //! * `audit_failure`: on a failed durable write the pipeline stops acknowledging (devices keep
@@ -84,15 +88,18 @@
 //!   potential reconnaissance (port-change events), audit-log events (operator actions on tokens,
 //!   trust, policies). Not recorded: operating-system events, backup/restore events, request
 //!   errors of the operator API.
-//! * `notification`: no alert sink is wired into the server, so none are counted; integrity
-//!   alerts raised in `W` (kinds the policy treats as blocking) are counted.
+//! * `notification`: the configured export sinks (`[[export.sink]]`) whose filter takes
+//!   integrity alerts for every zone; integrity alerts raised in `W` (kinds the policy treats as
+//!   blocking). They count as delivered when at least one such sink has drained its durable
+//!   queue (it delivers in order, so everything queued to it arrived) and is not refusing
+//!   events; with a backlog on every sink, none count (alerts are not tracked one by one).
 
 use crate::core::Core;
 use aq_compliance::facts::{
     AttestationFacts, AuditCategory, AuditFailureAction, AuditFailureFacts, BootFacts, BootStatus,
     CapacityFacts, CheckpointFacts, ConfigFacts, ConfigStatus, DeviceType, IdentityFacts,
     IdentityRoot, LogRef, MonitoringFacts, NotificationFacts, OpenAlert, RevocationFacts,
-    SigningFacts,
+    SigningFacts, WitnessFacts,
 };
 use aq_compliance::{DeviceFacts, EvaluationPolicy, LogFacts, Window};
 use aq_evidence::{Algorithm, Body, Boot, DeviceId, Digest, Kind, Record};
@@ -701,7 +708,7 @@ impl<'a> Gatherer<'a> {
             programmatic_access,
             checkpoint,
             consistency_verified,
-            witnesses: Vec::new(),
+            witnesses: self.witnesses(log_key.as_ref()),
             capacity: self.capacity(),
             audit_failure: AuditFailureFacts {
                 action: AuditFailureAction::SpoolAndAlert,
@@ -717,11 +724,7 @@ impl<'a> Gatherer<'a> {
             ]
             .into_iter()
             .collect(),
-            notification: NotificationFacts {
-                sinks: 0,
-                integrity_alerts_in_window: self.integrity_in_window,
-                integrity_alerts_delivered: 0,
-            },
+            notification: self.notification(),
             config_evidence: None,
         }
     }
@@ -755,6 +758,89 @@ impl<'a> Gatherer<'a> {
             *prev = Some((cp.size, cp.root));
         }
         ok
+    }
+
+    /// The configured witnesses whose cosignature is on the published (cosigned) checkpoint.
+    fn witnesses(&mut self, log_key: Option<&aq_tlog::note::Verifier>) -> Vec<WitnessFacts> {
+        let core = self.core;
+        let Some(log_key) = log_key else {
+            return Vec::new();
+        };
+        let keys: Vec<aq_tlog::note::Verifier> = core
+            .cfg
+            .witness
+            .iter()
+            .filter_map(|w| aq_tlog::note::Verifier::from_vkey(&w.vkey).ok())
+            .collect();
+        let Some(note) = crate::witnessing::served_checkpoint(core) else {
+            return Vec::new();
+        };
+        let mut all = vec![log_key.clone()];
+        all.extend(keys.iter().cloned());
+        let Ok(opened) = aq_tlog::note::open_note(&note, &all, &Default::default()) else {
+            self.warnings.push(
+                "The published cosigned checkpoint does not verify; no witness is counted.".into(),
+            );
+            return Vec::new();
+        };
+        let Some(cp) = opened
+            .signed_by(log_key)
+            .and_then(|_| aq_tlog::checkpoint::Checkpoint::parse(&opened.note.text).ok())
+        else {
+            return Vec::new();
+        };
+        // A witness cosigns only after proving the checkpoint consistent with the one it cosigned
+        // before; the server's own tree must also agree with what they cosigned.
+        let agrees = core.log.lock().root_at(cp.size).ok() == Some(cp.root);
+        keys.iter()
+            .filter_map(|k| {
+                let sig = opened.signed_by(k)?;
+                Some(WitnessFacts {
+                    name: k.name().to_string(),
+                    cosigned_size: cp.size,
+                    cosigned_ms: sig
+                        .timestamp
+                        .unwrap_or(0)
+                        .saturating_mul(1000)
+                        .min(self.window.end_ms),
+                    consistency_verified: agrees,
+                })
+            })
+            .collect()
+    }
+
+    /// Export sinks that take integrity alerts, and whether what was queued to them arrived.
+    fn notification(&self) -> NotificationFacts {
+        let takes_integrity = |f: &aq_export::Filter| {
+            f.events.contains(&aq_export::EventType::Alert)
+                && (f.alert_kinds.is_empty() || f.alert_kinds.contains(&AlertKind::Integrity))
+                && f.zones.is_empty()
+        };
+        let names: Vec<&str> = self
+            .core
+            .cfg
+            .export
+            .iter()
+            .flat_map(|e| e.sinks.iter())
+            .filter(|s| takes_integrity(&s.filter))
+            .map(|s| s.name.as_str())
+            .collect();
+        // Sinks deliver in order from a durable queue: a drained queue means every alert queued
+        // to it has been delivered. Alerts are not tracked one by one, so a sink with a backlog
+        // counts as delivering none of them.
+        let drained = self.core.exporter.as_ref().is_some_and(|x| {
+            x.status().iter().any(|st| {
+                names.contains(&st.name.as_str())
+                    && st.queue.pending == 0
+                    && !st.rejecting
+                    && st.last_delivery_ms > 0
+            })
+        });
+        NotificationFacts {
+            sinks: names.len() as u32,
+            integrity_alerts_in_window: self.integrity_in_window,
+            integrity_alerts_delivered: if drained { self.integrity_in_window } else { 0 },
+        }
     }
 
     fn capacity(&self) -> Option<CapacityFacts> {
