@@ -31,6 +31,14 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// The main job: a simulated plant, every attack of the design, what aq caught and how fast.
     Demo(cmd::demo::DemoArgs),
+    /// IEC 62443-3-2 zones of a running server: create, update, delete, assign devices, list.
+    #[command(subcommand)]
+    Zone(cmd::zone::ZoneCmd),
+    /// Conduits between zones and the flows they allow.
+    #[command(subcommand)]
+    Conduit(cmd::zone::ConduitCmd),
+    /// IEC 62443 evidence of a zone or the site (JSON or HTML), with the cross-regime view.
+    Report(cmd::report::ReportArgs),
     /// Advisories (CSAF, OSV): which devices they hit by zone, VEX, NIS2/CRA report drafts.
     #[command(subcommand)]
     Advisory(cmd::advisory::AdvisoryCmd),
@@ -61,6 +69,9 @@ fn main() -> ExitCode {
         Command::Device(c) => cmd::device::run(c),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Zone(c) => cmd::zone::run_zone(c),
+        Command::Conduit(c) => cmd::zone::run_conduit(c),
+        Command::Report(a) => cmd::report::run(a),
         Command::Advisory(c) => cmd::advisory::run(c),
         Command::Sbom(c) => cmd::sbom::run(c),
         Command::Witness(c) => cmd::witness::run(c),

@@ -9,6 +9,8 @@ pub mod device;
 pub mod export;
 pub mod log;
 pub mod record;
+pub mod report;
 pub mod sbom;
 pub mod serve;
 pub mod witness;
+pub mod zone;

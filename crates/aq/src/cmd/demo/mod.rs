@@ -1311,32 +1311,60 @@ async fn evaluate(
 }
 
 async fn zones_summary(api: &Api, fleet: &FleetSpec) -> Result<Value> {
-    let s = api.ok("GET", "/v1/summary", None).await?;
+    // The key requirements of the summary: identity, integrity, monitoring, configuration.
+    const KEY: [&str; 4] = ["SR 1.2", "SR 3.4", "SR 6.2", "SR 7.6"];
     let mut out = Vec::new();
     for z in &fleet.zones {
-        let by = &s["by_zone"][&z.id];
-        let total: u64 = by
-            .as_object()
-            .map(|o| o.values().filter_map(Value::as_u64).sum())
-            .unwrap_or(0);
-        let trusted = by["trusted"].as_u64().unwrap_or(0);
-        let alerts = api
-            .ok("GET", "/v1/alerts?open=true&limit=1000", None)
+        let v = api
+            .ok(
+                "GET",
+                &format!("/v1/reports/zones/{}?format=json", pct(&z.id)),
+                None,
+            )
             .await?;
-        let integrity = alerts["alerts"]
-            .as_array()
-            .map(|v| {
-                v.iter()
-                    .filter(|a| a["alert"]["kind"] == "integrity")
-                    .count()
+        let r: aq_compliance::ZoneReport = serde_json::from_value(v)
+            .with_context(|| format!("the compliance report of zone {}", z.id))?;
+        let fr: Vec<Value> = r
+            .rollup
+            .system
+            .iter()
+            .map(|f| {
+                json!({
+                    "fr": f.fr.id(), "abbr": f.abbr, "target": f.target.get(), "achieved": f.achieved,
+                    "achieved_if_procedural_evidenced": f.achieved_if_procedural_evidenced,
+                    "blocking": f.blocking,
+                })
             })
-            .unwrap_or(0);
-        let _ = integrity;
+            .collect();
+        let mut key = serde_json::Map::new();
+        for id in KEY {
+            key.insert(
+                id.to_string(),
+                match r.result(id) {
+                    None => json!({"status": format!("not required at SL-T {}", z.target_sl)}),
+                    Some(x) => json!({
+                        "status": x.status.words(),
+                        "figures": x.figures.iter().map(|f| json!({
+                            "name": f.name, "label": f.label, "numerator": f.numerator,
+                            "denominator": f.denominator, "share_bp": f.share_bp,
+                            "outcome": f.outcome.words(),
+                        })).collect::<Vec<_>>(),
+                        "why": x.why,
+                    }),
+                },
+            );
+        }
         out.push(json!({
-            "zone": z.id, "name": z.name, "target_sl": z.target_sl,
-            "devices": total, "trusted": trusted,
-            "sr_3_4_trusted_share": if total == 0 { 0.0 } else { trusted as f64 / total as f64 },
-            "by_verdict": by,
+            "zone": z.id, "name": z.name, "target_sl": z.target_sl, "consequence": z.consequence,
+            "devices": r.zone.devices,
+            "window_ms": [r.window.start_ms, r.window.end_ms],
+            "summary": {
+                "met": r.summary.met, "partially_met": r.summary.partially_met,
+                "not_met": r.summary.not_met, "procedural": r.summary.procedural,
+            },
+            "fr": fr,
+            "requirements": key,
+            "attention": r.attention.len() as u64 + r.attention_omitted,
         }));
     }
     Ok(Value::Array(out))
@@ -1388,17 +1416,71 @@ fn print_report(r: &Report, zones: &Value, advisory: &Value) {
         );
     }
     println!();
-    println!("ZONES (IEC 62443 SR 3.4 evidence: share of devices attested trusted)");
+    println!(
+        "ZONES (IEC 62443-3-3 evidence computed from live data; `aq report --zone <id>` for every requirement)"
+    );
     for z in zones.as_array().cloned().unwrap_or_default() {
         println!(
-            "  {:<8} {:<34} SL-T {}  devices {:>4}  trusted {:>4}  ({:.1}%)  {}",
+            "  {:<8} {:<34} SL-T {}  {:<13} devices {:>4}",
             z["zone"].as_str().unwrap_or(""),
             z["name"].as_str().unwrap_or(""),
             z["target_sl"],
-            z["devices"],
-            z["trusted"],
-            100.0 * z["sr_3_4_trusted_share"].as_f64().unwrap_or(0.0),
-            z["by_verdict"]
+            z["consequence"].as_str().unwrap_or(""),
+            z["devices"].to_string(),
+        );
+        let frs = z["fr"].as_array().cloned().unwrap_or_default();
+        let level = |key: &str| {
+            frs.iter()
+                .map(|f| format!("{} {}", f["abbr"].as_str().unwrap_or(""), f[key]))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        println!(
+            "    achieved SL per FR (SL-T {}): {}",
+            z["target_sl"],
+            level("achieved")
+        );
+        println!(
+            "      evidenced items alone allow: {}   (procedural items count as not met until evidenced elsewhere)",
+            level("achieved_if_procedural_evidenced")
+        );
+        for (id, x) in z["requirements"].as_object().cloned().unwrap_or_default() {
+            let figures: Vec<String> = x["figures"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(
+                    |f| match (f["denominator"].as_u64(), f["share_bp"].as_u64()) {
+                        (Some(d), Some(bp)) => format!(
+                            "{}/{d} {} ({}.{:02} %)",
+                            f["numerator"],
+                            f["label"].as_str().unwrap_or(""),
+                            bp / 100,
+                            bp % 100
+                        ),
+                        (Some(d), None) => {
+                            format!(
+                                "{}/{d} {}",
+                                f["numerator"],
+                                f["label"].as_str().unwrap_or("")
+                            )
+                        }
+                        _ => format!("{} {}", f["numerator"], f["label"].as_str().unwrap_or("")),
+                    },
+                )
+                .collect();
+            println!(
+                "    {:<7} {:<14} {}",
+                id,
+                x["status"].as_str().unwrap_or(""),
+                figures.join("; ")
+            );
+        }
+        let s = &z["summary"];
+        println!(
+            "    {} met, {} partially met, {} not met, {} procedural (evidence must come from elsewhere); {} device(s) need attention",
+            s["met"], s["partially_met"], s["not_met"], s["procedural"], z["attention"]
         );
     }
     if advisory.get("note").is_none() {
