@@ -675,6 +675,35 @@ async fn audit_verifies_an_honest_bundle_and_names_every_tampering() {
     let (code, v) = audit(p, extra).await;
     assert_eq!(code, 13, "{v:#}");
 
+    // Any single corrupted byte: refused with one of the named codes, never a crash. (A byte of
+    // the informational fields, e.g. created_ms, may legitimately change nothing.)
+    let raw = std::fs::read(&bundle).unwrap();
+    let (mut refused, mut x) = (0, 0x2545_f491_4f6c_dd1du64);
+    let trials = 40;
+    for k in 0..trials {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut c = raw.clone();
+        let pos = (x % c.len() as u64) as usize;
+        c[pos] ^= 1 << (x >> 60 & 7);
+        let p = dir.join(format!("flip-{k}.json"));
+        std::fs::write(&p, &c).unwrap();
+        let mut args = base(&p);
+        args.pop();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = aq(&refs).await;
+        assert!(
+            [0, 3, 10, 11, 12, 13, 14, 15, 16].contains(&code),
+            "byte {pos}: exit {code}\n{out}{err}"
+        );
+        refused += usize::from(code != 0);
+    }
+    assert!(
+        refused * 10 >= trials * 9,
+        "only {refused} of {trials} corruptions refused"
+    );
+
     // Garbage is malformed (3); a missing trust root is a usage error (2).
     let junk = dir.join("junk.json");
     std::fs::write(&junk, b"{\"format\": 1}").unwrap();
