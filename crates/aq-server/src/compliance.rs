@@ -16,7 +16,8 @@
 //! Changes are serialised by one writer lock, so sequence numbers are dense and the stored order
 //! is the log order. At startup the model is rebuilt by replaying `zone_changes` in sequence
 //! order (each must be in canonical form and apply cleanly), and `core.zones_of` is reset from
-//! it. If the replay fails, the zone routes answer 503 naming the broken change instead of
+//! it (a data directory with assignments but no zone changes, from before the zone model, keeps
+//! its assignments and a warning is logged). If the replay fails, the zone routes answer 503 naming the broken change instead of
 //! serving a model that differs from the log. (Several `aq serve` instances sharing one
 //! PostgreSQL store would each hold their own copy: zone changes must go to one instance.)
 //!
@@ -172,11 +173,17 @@ impl Zones {
                 (ZoneModel::new(), 0, Some(e))
             }
         };
-        if broken.is_none() {
+        if broken.is_none() && next > 0 {
             *core.zones_of.write() = model
                 .assignments()
                 .map(|(d, z)| (*d, z.to_string()))
                 .collect();
+        } else if broken.is_none() && !core.zones_of.read().is_empty() {
+            // A data directory from before the zone model: keep its assignments visible to
+            // zone-scoped tokens until the zones are created again through the API.
+            tracing::warn!(
+                "device assignments exist without a zone model; re-create the zones (aq zone create) and assign the devices again"
+            );
         }
         Zones {
             model: parking_lot::RwLock::new(model),

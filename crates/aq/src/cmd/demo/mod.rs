@@ -1470,12 +1470,13 @@ fn print_report(r: &Report, zones: &Value, advisory: &Value) {
                     },
                 )
                 .collect();
-            println!(
+            let line = format!(
                 "    {:<7} {:<14} {}",
                 id,
                 x["status"].as_str().unwrap_or(""),
                 figures.join("; ")
             );
+            println!("{}", line.trim_end());
         }
         let s = &z["summary"];
         println!(
