@@ -10,8 +10,10 @@
 //! and inject.
 
 use crate::device::{DeviceError, SimDevice};
+use crate::mqtt::{MqttError, MqttLink};
 use crate::spool::{Spool, SpoolError};
 use crate::transport::{HttpTransport, TransportError, client_config};
+use aq_evidence::verifier_msg;
 use aq_evidence::{DeviceId, EventType, Health, Sealed, VerifyingKey};
 use aq_identity::puf::Conditions;
 use std::net::SocketAddr;
@@ -29,6 +31,9 @@ pub enum AgentError {
     /// The network.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The MQTT uplink.
+    #[error(transparent)]
+    Mqtt(#[from] MqttError),
 }
 
 /// Where the verifier is and what the device pins.
@@ -103,7 +108,17 @@ pub struct Agent {
     /// An SBOM upload is due once the record attesting it (this seq) has been receipted.
     sbom_due: Option<u64>,
     sbom_attempts: u32,
+    /// MQTT uplink instead of HTTPS, when set.
+    mqtt: Option<MqttLink>,
+    /// Next seq not yet published over MQTT.
+    mqtt_next: u64,
+    /// When published records still without a receipt are sent again (ms; 0 = nothing waiting).
+    mqtt_resend_at: u64,
 }
+
+/// Over MQTT, records published without a receipt this long are published again (a lost
+/// message, a collector restart): duplicates are acknowledged, never stored twice.
+pub const MQTT_RESEND_MS: u64 = 5_000;
 
 /// Upload attempts per attestation before the agent stops trying (the document stays available
 /// to an operator upload).
@@ -121,16 +136,25 @@ impl std::fmt::Debug for Agent {
 impl Agent {
     /// An agent for `dev` with its spool at `spool_path`; resumes the chain from the spool.
     pub fn new(
-        mut dev: SimDevice,
+        dev: SimDevice,
         spool_path: &Path,
         server: ServerInfo,
         net: Box<dyn Network>,
     ) -> Result<Agent, AgentError> {
-        let spool = Spool::open(spool_path)?;
+        Ok(Self::with_spool(dev, Spool::open(spool_path)?, server, net))
+    }
+
+    /// An agent for `dev` with `spool` (e.g. [`Spool::in_memory`]); resumes the chain from it.
+    pub fn with_spool(
+        mut dev: SimDevice,
+        spool: Spool,
+        server: ServerInfo,
+        net: Box<dyn Network>,
+    ) -> Agent {
         if let Some((next, head)) = spool.head() {
             dev.resume_chain(next, head);
         }
-        Ok(Agent {
+        Agent {
             dev,
             spool,
             net,
@@ -142,7 +166,20 @@ impl Agent {
             sbom_doc: None,
             sbom_due: None,
             sbom_attempts: 0,
-        })
+            mqtt: None,
+            mqtt_next: 0,
+            mqtt_resend_at: 0,
+        }
+    }
+
+    /// Sends over `link` (MQTT) from now on instead of HTTPS. Receipts, challenges and epoch
+    /// markers come back through the broker and are verified against the pinned verifier key
+    /// exactly as over HTTPS. SBOM documents are uploaded over HTTPS only.
+    pub fn use_mqtt(&mut self, link: MqttLink) {
+        link.register(self.id());
+        self.mqtt = Some(link);
+        self.mqtt_next = 0;
+        self.mqtt_resend_at = 0;
     }
 
     /// The device id.
@@ -235,6 +272,9 @@ impl Agent {
     pub fn power_loss(&mut self) {
         self.dev.power_off();
         self.transport = None;
+        // Whatever was in flight is unknown after a power cut: send it all again.
+        self.mqtt_next = 0;
+        self.mqtt_resend_at = 0;
     }
 
     fn uptime(&self, now_ms: u64) -> u64 {
@@ -310,6 +350,9 @@ impl Agent {
     /// Learns the current epoch (verified), sends what the spool holds, applies receipts, and
     /// answers a pending challenge.
     pub async fn sync(&mut self, now_ms: u64) -> Result<SyncReport, AgentError> {
+        if let Some(link) = self.mqtt.clone() {
+            return self.sync_mqtt(&link, now_ms).await;
+        }
         let mut report = SyncReport::default();
         if now_ms.saturating_sub(self.last_epoch_fetch) >= 2_000 {
             let e = self.transport()?.epoch().await?;
@@ -346,6 +389,65 @@ impl Agent {
         {
             report.sbom_uploaded = self.upload_sbom().await;
         }
+        Ok(report)
+    }
+
+    /// One synchronisation over MQTT: apply what came back (verified), then publish what was
+    /// never published, or everything pending once a receipt is overdue.
+    async fn sync_mqtt(&mut self, link: &MqttLink, now_ms: u64) -> Result<SyncReport, AgentError> {
+        let mut report = SyncReport::default();
+        let id = self.id();
+        let key = self.server.verifier_key.clone();
+        if let Some(marker) = link.epoch()
+            && let Ok(e) = verifier_msg::open_epoch(&marker, &key)
+        {
+            self.dev.set_epoch(e.id.to_vec());
+        }
+        if let Some(nonce) = link.take_challenge(id) {
+            self.answer(now_ms, nonce)?;
+            report.answered_challenge = true;
+        }
+        let mut progressed = false;
+        for bytes in link.take_receipts(id) {
+            // A receipt that does not verify, or is for someone else, is ignored: the records
+            // stay spooled and are sent again.
+            if let Ok(r) = verifier_msg::open_receipt(&bytes, &key)
+                && r.device == id
+            {
+                let n = self.spool.acknowledge(&r.ranges)?;
+                report.receipted += n;
+                progressed |= n > 0;
+            }
+        }
+        let waiting = self.spool.pending().any(|(s, _)| s < self.mqtt_next);
+        if !waiting {
+            self.mqtt_resend_at = 0;
+        } else if progressed {
+            self.mqtt_resend_at = now_ms + MQTT_RESEND_MS;
+        } else if self.mqtt_resend_at != 0 && now_ms >= self.mqtt_resend_at {
+            self.mqtt_next = 0;
+        }
+        let from = self.mqtt_next;
+        let pending: Vec<(u64, Vec<u8>)> = self
+            .spool
+            .pending()
+            .filter(|(s, _)| *s >= from)
+            .take(MAX_SEND)
+            .map(|(s, b)| (s, b.to_vec()))
+            .collect();
+        if let Some((last, _)) = pending.last() {
+            self.mqtt_next = last + 1;
+            if self.mqtt_resend_at == 0 || from == 0 {
+                self.mqtt_resend_at = now_ms + MQTT_RESEND_MS;
+            }
+        }
+        report.sent = pending.len();
+        for body in self.net.outgoing(id, now_ms, pending) {
+            if !body.is_empty() {
+                link.publish(id, body).await?;
+            }
+        }
+        report.pending = self.spool.len();
         Ok(report)
     }
 }

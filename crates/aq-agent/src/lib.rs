@@ -9,11 +9,14 @@
 //! * [`sim`]: fleet files and deterministic fleet construction (`fleets/demo.toml`).
 //! * [`transport`]: HTTPS with mutual TLS to `aq serve`, verifying receipts and epoch markers
 //!   against the pinned verifier key.
+//! * [`mqtt`]: the MQTT uplink — one broker connection carrying many devices (a field gateway);
+//!   receipts, challenges and epoch markers come back through the broker, verified by the device.
 
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod device;
+pub mod mqtt;
 pub mod sim;
 pub mod spool;
 pub mod transport;

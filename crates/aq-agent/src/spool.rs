@@ -8,6 +8,10 @@
 //! length or checksum and cut off on open; it was never sent, because sending happens only after
 //! the fsync. The journal is compacted (rewritten with only unacknowledged records plus the last
 //! record, then atomically renamed) when it grows.
+//!
+//! [`Spool::in_memory`] keeps the same bookkeeping without a file, for fleet simulations whose
+//! devices need no power-loss durability (a simulator with 100,000 devices cannot fsync 10,000
+//! times a second, and does not need to).
 
 use aq_evidence::{Digest, Record};
 use std::collections::BTreeMap;
@@ -57,7 +61,8 @@ fn crc32(data: &[u8]) -> u32 {
 #[derive(Debug)]
 pub struct Spool {
     path: PathBuf,
-    file: File,
+    /// None for an in-memory spool.
+    file: Option<File>,
     /// Unacknowledged records by seq.
     pending: BTreeMap<u64, Vec<u8>>,
     /// (next seq, head hash) of the chain.
@@ -150,12 +155,29 @@ impl Spool {
         }
         Ok(Spool {
             path,
-            file,
+            file: Some(file),
             pending,
             head,
             size: good as u64,
             acked_since_compaction: 0,
         })
+    }
+
+    /// A spool without a file: same behaviour, no durability across process restarts.
+    pub fn in_memory() -> Spool {
+        Spool {
+            path: PathBuf::new(),
+            file: None,
+            pending: BTreeMap::new(),
+            head: None,
+            size: 0,
+            acked_since_compaction: 0,
+        }
+    }
+
+    /// True when this spool survives power loss (it has a journal file).
+    pub fn is_durable(&self) -> bool {
+        self.file.is_some()
     }
 
     fn frame(t: u8, body: &[u8]) -> Vec<u8> {
@@ -173,9 +195,11 @@ impl Spool {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(frame).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
-        self.size += frame.len() as u64;
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(frame).map_err(io)?;
+            file.sync_data().map_err(io)?;
+            self.size += frame.len() as u64;
+        }
         Ok(())
     }
 
@@ -188,7 +212,9 @@ impl Spool {
     pub fn append(&mut self, records: &[(u64, Digest, Vec<u8>)]) -> Result<(), SpoolError> {
         let mut buf = Vec::new();
         for (seq, hash, bytes) in records {
-            buf.extend_from_slice(&Self::frame(b'R', bytes));
+            if self.file.is_some() {
+                buf.extend_from_slice(&Self::frame(b'R', bytes));
+            }
             self.pending.insert(*seq, bytes.clone());
             self.head = Some((seq + 1, *hash));
         }
@@ -220,7 +246,7 @@ impl Spool {
                 self.pending.remove(&k);
             }
         }
-        if dropped > 0 {
+        if dropped > 0 && self.file.is_some() {
             let mut body = Vec::with_capacity(ranges.len() * 16);
             for &(a, b) in ranges {
                 body.extend_from_slice(&a.to_be_bytes());
@@ -237,6 +263,9 @@ impl Spool {
 
     /// Rewrites the journal with only what is still needed, atomically.
     pub fn compact(&mut self) -> Result<(), SpoolError> {
+        if self.file.is_none() {
+            return Ok(());
+        }
         let tmp = self.path.with_extension("compact");
         let io = |p: &Path| {
             let p = p.to_path_buf();
@@ -270,11 +299,13 @@ impl Spool {
         {
             let _ = d.sync_all();
         }
-        self.file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io(&self.path))?;
+        self.file = Some(
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(io(&self.path))?,
+        );
         self.size = buf.len() as u64;
         self.acked_since_compaction = 0;
         Ok(())

@@ -51,6 +51,7 @@ pub fn all_routes() -> impl Iterator<Item = &'static Route> {
         .chain(crate::witnessing::ROUTES)
         .chain(crate::advisory::ROUTES)
         .chain(crate::compliance::ROUTES)
+        .chain(crate::trust::ROUTES)
 }
 
 /// The core routes: (method, path, access, summary).
@@ -689,6 +690,7 @@ pub fn api_router(st: AppState) -> Router {
         .merge(crate::witnessing::router(st.clone()))
         .merge(crate::advisory::router(st.clone()))
         .merge(crate::compliance::router(st.clone()))
+        .merge(crate::trust::router(st.clone()))
         .route_layer(axum::middleware::from_fn_with_state(st.clone(), authorize))
         .layer(axum::extract::DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(
@@ -1449,7 +1451,7 @@ async fn activate(
     Ok(Json(json!({"version": version, "log_index": idx})))
 }
 
-async fn reload_trust(State(st): State<AppState>, a: Auth) -> ApiResult<Json<Value>> {
+pub(crate) async fn reload_trust(State(st): State<AppState>, a: Auth) -> ApiResult<Json<Value>> {
     a.require(Role::Admin)?;
     let core = st.core.clone();
     let (trust, revoked) = blocking(move || {

@@ -29,4 +29,5 @@ pub mod mqtt;
 pub mod pipeline;
 pub mod serve;
 pub mod tls;
+pub mod trust;
 pub mod witnessing;

@@ -31,6 +31,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// The main job: a simulated plant, every attack of the design, what aq caught and how fast.
     Demo(cmd::demo::DemoArgs),
+    /// A fleet of simulated devices (fleet file) against a running server, with attacks and faults.
+    Sim(Box<cmd::sim::SimArgs>),
     /// IEC 62443-3-2 zones of a running server: create, update, delete, assign devices, list.
     #[command(subcommand)]
     Zone(cmd::zone::ZoneCmd),
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Device(c) => cmd::device::run(c),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Sim(a) => cmd::sim::run(*a),
         Command::Zone(c) => cmd::zone::run_zone(c),
         Command::Conduit(c) => cmd::zone::run_conduit(c),
         Command::Report(a) => cmd::report::run(a),

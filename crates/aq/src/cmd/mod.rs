@@ -1,7 +1,7 @@
 //! One module per command group.
 
-pub mod audit;
 pub mod advisory;
+pub mod audit;
 pub mod bench;
 pub mod ca;
 pub mod demo;
@@ -12,5 +12,6 @@ pub mod record;
 pub mod report;
 pub mod sbom;
 pub mod serve;
+pub mod sim;
 pub mod witness;
 pub mod zone;

@@ -7,7 +7,7 @@
 //! every attack of DESIGN §10 at random times, and reports what was detected, by which alert, how
 //! fast, and what raised a false alarm. Then it keeps the server running for the dashboard.
 
-mod net;
+pub(crate) mod net;
 
 use anyhow::{Context, Result, bail};
 use aq_agent::agent::{Agent, ServerInfo};
@@ -23,7 +23,6 @@ use parking_lot::Mutex;
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,43 +53,34 @@ pub struct DemoArgs {
     pub fleet: Option<std::path::PathBuf>,
 }
 
-/// A minimal operator API client (plain HTTP on loopback, as the demo serves it).
+/// The operator API as the demo (and `aq sim`) use it: JSON in, JSON out, over the shared CLI
+/// client (plain HTTP on loopback, or HTTPS with the server's CA pinned).
 #[derive(Clone, Debug)]
-struct Api {
-    addr: SocketAddr,
-    token: String,
+pub(crate) struct Api {
+    client: Arc<crate::cmd::zone::Client>,
 }
 
 impl Api {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
-        use http_body_util::{BodyExt, Full};
-        let tcp = tokio::net::TcpStream::connect(self.addr).await?;
-        let (mut s, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
-        tokio::spawn(conn);
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .header("authorization", format!("Bearer {}", self.token));
-        let bytes = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                serde_json::to_vec(&b)?
-            }
-            None => Vec::new(),
-        };
-        let resp = s
-            .send_request(req.body(Full::new(hyper::body::Bytes::from(bytes)))?)
-            .await?;
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await?.to_bytes();
-        let v = serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    /// An API client.
+    pub(crate) fn new(client: crate::cmd::zone::Client) -> Api {
+        Api {
+            client: Arc::new(client),
+        }
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let (status, bytes) = self.client.raw(method, path, body.as_ref()).await?;
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         Ok((status, v))
     }
 
-    async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+    pub(crate) async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
         let (s, v) = self.call(method, path, body).await?;
         if s != 200 {
             bail!("{method} {path}: HTTP {s}: {v}");
@@ -98,26 +88,17 @@ impl Api {
         Ok(v)
     }
 
-    async fn raw(&self, path: &str) -> Result<Vec<u8>> {
-        use http_body_util::{BodyExt, Empty};
-        let tcp = tokio::net::TcpStream::connect(self.addr).await?;
-        let (mut s, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
-        tokio::spawn(conn);
-        let req = hyper::Request::builder()
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .body(Empty::<hyper::body::Bytes>::new())?;
-        let resp = s.send_request(req).await?;
-        if resp.status() != 200 {
-            bail!("GET {path}: HTTP {}", resp.status());
+    pub(crate) async fn raw(&self, path: &str) -> Result<Vec<u8>> {
+        let (status, bytes) = self.client.raw("GET", path, None).await?;
+        if status != 200 {
+            bail!("GET {path}: HTTP {status}");
         }
-        Ok(resp.into_body().collect().await?.to_bytes().to_vec())
+        Ok(bytes.to_vec())
     }
 }
 
 /// Percent-encodes a path segment.
-fn pct(s: &str) -> String {
+pub(crate) fn pct(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -129,34 +110,50 @@ fn pct(s: &str) -> String {
         .collect()
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     aq_server::core::now_ms()
 }
 
 /// One attack: what, where, when, what should catch it.
 #[derive(Clone, Debug)]
-struct Attack {
-    name: &'static str,
-    what: &'static str,
-    device: Option<DeviceId>,
-    at_ms: u64,
+pub(crate) struct Attack {
+    pub(crate) name: &'static str,
+    pub(crate) what: &'static str,
+    pub(crate) device: Option<DeviceId>,
+    pub(crate) at_ms: u64,
     /// Alert kinds that count as detecting it.
-    detect: &'static [&'static str],
+    pub(crate) detect: &'static [&'static str],
     /// Alert kinds this attack is expected to cause on its device (not false alarms).
-    accounts_for: &'static [&'static str],
+    pub(crate) accounts_for: &'static [&'static str],
     /// Detection found outside the verifier (audit, witness): (time, how).
-    external: Option<(u64, String)>,
+    pub(crate) external: Option<(u64, String)>,
 }
 
-struct Shared {
-    fleet: FleetSpec,
-    ids: Vec<DeviceId>,
-    agents: Vec<Arc<tokio::sync::Mutex<Agent>>>,
-    mitm: Vec<Arc<Mutex<Mitm>>>,
-    zones: Vec<String>,
-    groups: Vec<usize>,
+/// Attacks on devices and their traffic: they need nothing but the devices and the API, so
+/// `aq sim` can inject them into any server.
+pub(crate) const DEVICE_ATTACKS: [&str; 11] = [
+    "stuxnet", "triton", "oldsmar", "rollback", "tamper", "delete", "truncate", "reorder",
+    "replay", "splice", "forge",
+];
+
+/// The simulated plant: one entry per device in every vector.
+pub(crate) struct Shared {
+    pub(crate) fleet: FleetSpec,
+    pub(crate) ids: Vec<DeviceId>,
+    pub(crate) agents: Vec<Arc<tokio::sync::Mutex<Agent>>>,
+    pub(crate) mitm: Vec<Arc<Mutex<Mitm>>>,
+    pub(crate) zones: Vec<String>,
+    pub(crate) groups: Vec<usize>,
     /// Devices the run loop must leave alone (unplugged after an attack).
-    paused: Mutex<Vec<bool>>,
+    pub(crate) paused: Mutex<Vec<bool>>,
+}
+
+/// What only the demo has: the server in this process and its data directory (insider attacks
+/// on the database, the log key and the trust store).
+pub(crate) struct Local<'a> {
+    pub(crate) dir: &'a std::path::Path,
+    pub(crate) running: &'a aq_server::serve::Running,
+    pub(crate) watch: &'a Arc<Watchers>,
 }
 
 /// Runs the demo.
@@ -240,10 +237,13 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
     let cfg = ServerConfig::load(&dir.join("aq.toml"))?;
     let opened = tokio::task::spawn_blocking(move || aq_server::core::open(cfg)).await??;
     let running = aq_server::serve::start(opened).await?;
-    let api = Api {
-        addr: running.api_addr,
-        token: init.admin_token.clone(),
-    };
+    let api = Api::new(crate::cmd::zone::Client::new(
+        &crate::cmd::zone::ServerOpts {
+            server: format!("{}://{}", running.api_scheme, running.api_addr),
+            token: Some(init.admin_token.clone()),
+            ca: Some(init.server_ca.clone()),
+        },
+    )?);
     for _ in 0..200 {
         if running.state.core.epoch.read().is_some() {
             break;
@@ -311,52 +311,7 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
         )
         .await?;
     }
-    let mut vendor_keys: BTreeMap<String, ed25519_dalek::SigningKey> = BTreeMap::new();
-    for g in &fleet.groups {
-        let k = vendor_keys
-            .entry(g.vendor.clone())
-            .or_insert_with(|| {
-                ed25519_dalek::SigningKey::from_bytes(
-                    &Digest::of(format!("vendor release key {} {}", g.vendor, a.seed).as_bytes()).0,
-                )
-            })
-            .clone();
-        let text = aq_evidence::VerifyingKey::Ed25519(k.verifying_key()).to_text();
-        api.ok(
-            "PUT",
-            &format!("/v1/vendor-keys/{}", pct(&g.vendor)),
-            Some(json!({"key": text})),
-        )
-        .await?;
-        let mut releases = g.firmware.clone();
-        releases.extend(g.old_firmware.clone());
-        for r in releases {
-            let fw = sim::firmware(g, &r);
-            let m = aq_verify::policy::Manifest {
-                vendor: g.vendor.clone(),
-                model: g.model.clone(),
-                version: r.version.clone(),
-                svn: r.svn,
-                min_svn: g.min_svn,
-                fwid: fw.digest.to_hex(),
-                measurements: [
-                    (
-                        "layer0".to_string(),
-                        aq_agent::device::layer0_digest(&g.vendor, &g.model, &g.hardware_version)
-                            .to_hex(),
-                    ),
-                    ("firmware".to_string(), fw.digest.to_hex()),
-                ]
-                .into(),
-            };
-            let env = aq_verify::policy::sign_manifest(&m, &k);
-            let body = serde_json::to_vec(&env)?;
-            let (s, v) = api_bytes(&api, "/v1/policies/manifests", body).await?;
-            if s != 200 {
-                bail!("manifest import: HTTP {s}: {v}");
-            }
-        }
-    }
+    import_manifests(&api, &fleet, a.seed).await?;
     // Boot everyone and let the first records land.
     let t_boot = Instant::now();
     let mut boots = Vec::new();
@@ -390,28 +345,7 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
         )
         .await?;
     }
-    // Golden baseline: the first device of each group (commissioned, inspected) for its model.
-    for gi in 0..fleet.groups.len() {
-        if let Some(i) = shared.groups.iter().position(|g| *g == gi) {
-            let id = shared.agents[i].lock().await.id();
-            api.ok(
-                "POST",
-                "/v1/policies/golden",
-                Some(json!({"device": id.to_hex(), "model_wide": true})),
-            )
-            .await?;
-        }
-    }
-    let pol = api.ok("GET", "/v1/policies", None).await?;
-    let latest = pol["policies"]
-        .as_array()
-        .and_then(|p| p.iter().filter_map(|x| x["version"].as_u64()).max())
-        .unwrap_or(0);
-    let dry = api
-        .ok("POST", &format!("/v1/policies/{latest}/dry-run"), None)
-        .await?;
-    api.ok("POST", &format!("/v1/policies/{latest}/activate"), None)
-        .await?;
+    let (latest, dry) = golden_and_activate(&api, &shared).await?;
     progress(
         a.json,
         &format!(
@@ -563,7 +497,12 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
             }
             sched_iter.next();
             let (name, victim) = plan[k];
-            match inject(name, victim, &shared, &api, &dir, &cas, &watch, &running).await {
+            let local = Local {
+                dir: &dir,
+                running: &running,
+                watch: &watch,
+            };
+            match inject(name, victim, &shared, &api, &cas, &server, Some(&local)).await {
                 Ok(att) => attacks.push(att),
                 Err(e) => progress(
                     a.json,
@@ -613,7 +552,8 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
             );
         }
     }
-    let report = evaluate(&api, &attacks, &shared, &watch).await?;
+    let external = watch.detections.lock().clone();
+    let report = evaluate(&api, &attacks, &shared, &external).await?;
     let zone_summary = zones_summary(&api, &fleet).await?;
     let advisory = advisory_impact(&api, &fleet, &shared)
         .await
@@ -666,28 +606,95 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
     })
 }
 
-async fn api_bytes(api: &Api, path: &str, body: Vec<u8>) -> Result<(u16, Value)> {
-    use http_body_util::{BodyExt, Full};
-    let tcp = tokio::net::TcpStream::connect(api.addr).await?;
-    let (mut s, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
-    tokio::spawn(conn);
-    let req = hyper::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", api.addr.to_string())
-        .header("authorization", format!("Bearer {}", api.token))
-        .header("content-type", "application/json")
-        .body(Full::new(hyper::body::Bytes::from(body)))?;
-    let resp = s.send_request(req).await?;
-    let status = resp.status().as_u16();
-    let b = resp.into_body().collect().await?.to_bytes();
-    Ok((status, serde_json::from_slice(&b).unwrap_or(Value::Null)))
+pub(crate) async fn api_bytes(api: &Api, path: &str, body: Vec<u8>) -> Result<(u16, Value)> {
+    let v: Value = serde_json::from_slice(&body)?;
+    api.call("POST", path, Some(v)).await
+}
+
+/// Imports every vendor's release key and a signed manifest for each of its releases (current
+/// and old), as an operator does when commissioning: the keys are derived from the seed, so the
+/// same seed gives the same vendors.
+pub(crate) async fn import_manifests(api: &Api, fleet: &FleetSpec, seed: u64) -> Result<()> {
+    let mut vendor_keys: BTreeMap<String, ed25519_dalek::SigningKey> = BTreeMap::new();
+    for g in &fleet.groups {
+        let k = vendor_keys
+            .entry(g.vendor.clone())
+            .or_insert_with(|| {
+                ed25519_dalek::SigningKey::from_bytes(
+                    &Digest::of(format!("vendor release key {} {}", g.vendor, seed).as_bytes()).0,
+                )
+            })
+            .clone();
+        let text = aq_evidence::VerifyingKey::Ed25519(k.verifying_key()).to_text();
+        api.ok(
+            "PUT",
+            &format!("/v1/vendor-keys/{}", pct(&g.vendor)),
+            Some(json!({"key": text})),
+        )
+        .await?;
+        let mut releases = g.firmware.clone();
+        releases.extend(g.old_firmware.clone());
+        for r in releases {
+            let fw = sim::firmware(g, &r);
+            let m = aq_verify::policy::Manifest {
+                vendor: g.vendor.clone(),
+                model: g.model.clone(),
+                version: r.version.clone(),
+                svn: r.svn,
+                min_svn: g.min_svn,
+                fwid: fw.digest.to_hex(),
+                measurements: [
+                    (
+                        "layer0".to_string(),
+                        aq_agent::device::layer0_digest(&g.vendor, &g.model, &g.hardware_version)
+                            .to_hex(),
+                    ),
+                    ("firmware".to_string(), fw.digest.to_hex()),
+                ]
+                .into(),
+            };
+            let env = aq_verify::policy::sign_manifest(&m, &k);
+            let body = serde_json::to_vec(&env)?;
+            let (s, v) = api_bytes(api, "/v1/policies/manifests", body).await?;
+            if s != 200 {
+                bail!("manifest import: HTTP {s}: {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Captures a golden baseline from the first device of each group (commissioned, inspected) for
+/// its model, dry-runs the resulting policy and activates it. Returns (version, dry run).
+pub(crate) async fn golden_and_activate(api: &Api, shared: &Shared) -> Result<(u64, Value)> {
+    // Golden baseline: the first device of each group (commissioned, inspected) for its model.
+    for gi in 0..shared.fleet.groups.len() {
+        if let Some(i) = shared.groups.iter().position(|g| *g == gi) {
+            let id = shared.agents[i].lock().await.id();
+            api.ok(
+                "POST",
+                "/v1/policies/golden",
+                Some(json!({"device": id.to_hex(), "model_wide": true})),
+            )
+            .await?;
+        }
+    }
+    let pol = api.ok("GET", "/v1/policies", None).await?;
+    let latest = pol["policies"]
+        .as_array()
+        .and_then(|p| p.iter().filter_map(|x| x["version"].as_u64()).max())
+        .unwrap_or(0);
+    let dry = api
+        .ok("POST", &format!("/v1/policies/{latest}/dry-run"), None)
+        .await?;
+    api.ok("POST", &format!("/v1/policies/{latest}/activate"), None)
+        .await?;
+    Ok((latest, dry))
 }
 
 /// The independent watchers: a witness that cosigns checkpoints after checking consistency, and
 /// an auditor that checks stored records against the log.
-struct Watchers {
+pub(crate) struct Watchers {
     witness: aq_tlog::witness::Witness,
     state: Mutex<Option<aq_tlog::witness::WitnessState>>,
     detections: Mutex<Vec<(u64, String, String)>>,
@@ -846,17 +853,22 @@ fn decode_hashes(v: &Value) -> Result<Vec<aq_tlog::Hash>> {
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn inject(
+/// Carries out attack `name` on device `victim` (an index into `sh`). Insider attacks on the
+/// server itself (`revoked`, `rewrite`, `splitview`) need `local`.
+pub(crate) async fn inject(
     name: &'static str,
     victim: Option<usize>,
     sh: &Arc<Shared>,
     api: &Api,
-    dir: &std::path::Path,
     cas: &BTreeMap<String, aq_identity::cert::CertificateAuthority>,
-    watch: &Arc<Watchers>,
-    running: &aq_server::serve::Running,
+    server: &ServerInfo,
+    local: Option<&Local<'_>>,
 ) -> Result<Attack> {
+    let need_local = || {
+        local.with_context(|| {
+            format!("attack {name} needs the server's own data directory (it runs in aq demo)")
+        })
+    };
     let at = now_ms();
     let mut att = Attack {
         name,
@@ -1083,11 +1095,7 @@ async fn inject(
                 bail!("copied helper data on other silicon derived a key");
             }
             let (chain, key) = clone.tls_identity().context("clone identity")?;
-            let info = ServerInfo {
-                device_addr: running.device_addr,
-                server_ca_pem: std::fs::read(dir.join("server/ca.pem"))?,
-                verifier_key: running.state.core.verifier_key.verifying_key(),
-            };
+            let info = server.clone();
             let tls = aq_agent::transport::client_config(&info.server_ca_pem, &chain, &key)?;
             let mut t =
                 aq_agent::transport::HttpTransport::new(info.device_addr, tls, info.verifier_key);
@@ -1097,6 +1105,7 @@ async fn inject(
             att.what = "revoked certificate still in use";
             att.detect = &["revoked"];
             att.accounts_for = &["revoked", "silent"];
+            let dir = need_local()?.dir;
             let ag = agent.context("victim")?;
             let g = ag.lock().await;
             let vendor = g.dev.record.claims.vendor.clone();
@@ -1125,7 +1134,7 @@ async fn inject(
         }
         "rewrite" => {
             att.what = "server-side history rewrite (a stored record altered in the database)";
-            let db = dir.join("store.db");
+            let db = need_local()?.dir.join("store.db");
             let when = now_ms();
             let changed = tokio::task::spawn_blocking(move || -> Result<Option<(u64, String)>> {
                 let c = rusqlite::Connection::open(db)?;
@@ -1150,7 +1159,9 @@ async fn inject(
             att.what = "split view: the log operator signs a second, forked history";
             // The compromised operator holds the log key and signs a tree that drops the latest
             // entries and adds one of its own, then presents it to the witness.
-            let (origin, seed) = aq_server::keys::read_log_key(&dir.join("server/log.key"))?;
+            let l = need_local()?;
+            let (running, watch) = (l.running, l.watch);
+            let (origin, seed) = aq_server::keys::read_log_key(&l.dir.join("server/log.key"))?;
             let signer = aq_tlog::note::Signer::ed25519_from_seed(&origin, seed)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let st = (*watch.state.lock()).context("witness has not cosigned yet")?;
@@ -1205,17 +1216,20 @@ fn spec_from(d: &SimDevice) -> aq_agent::device::Spec {
 }
 
 #[derive(Debug)]
-struct Report {
-    rows: Vec<Value>,
-    undetected: usize,
-    false_alarms: Vec<Value>,
+pub(crate) struct Report {
+    pub(crate) rows: Vec<Value>,
+    pub(crate) undetected: usize,
+    pub(crate) false_alarms: Vec<Value>,
 }
 
-async fn evaluate(
+/// Matches the server's alerts against the attacks: detected or not, by what, how fast; and
+/// every alert no attack accounts for is a false alarm. `external` are detections made outside
+/// the verifier (auditor, witness): (time, who, what).
+pub(crate) async fn evaluate(
     api: &Api,
     attacks: &[Attack],
     sh: &Arc<Shared>,
-    watch: &Arc<Watchers>,
+    external: &[(u64, String, String)],
 ) -> Result<Report> {
     let mut alerts = Vec::new();
     let mut after = 0u64;
@@ -1234,7 +1248,6 @@ async fn evaluate(
             .unwrap_or(after);
         alerts.extend(list);
     }
-    let external = watch.detections.lock().clone();
     let mut rows = Vec::new();
     let mut undetected = 0;
     let mut accounted = vec![false; alerts.len()];
